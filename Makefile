@@ -1,0 +1,106 @@
+# Keyward: build, test and run locally. See /work/shared/API.md for the contract.
+#
+#   make test    prerequisites, cfn-lint, then go test ./... against DynamoDB Local + moto
+#   make local   the whole API on 127.0.0.1:$(PORT) through the real bootstraps
+#   make sweep   run SweeperFunction once against the running local stack
+#   make lint    gofmt, go vet, cfn-lint
+#   make bench   benchmarks under the local services
+#   make deploy  sam build && sam deploy
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+GO        ?= go
+PORT      ?= 3000
+SERVICES  := infra/services.sh
+DDB_MARK  := infra/node_modules/.package-lock.json
+LOCAL_BIN := .local/bin
+
+# Flags shared by every bootstrap build, for Lambda and for the host.
+GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
+# How sam build (BuildMethod: makefile) builds one function: LogicalId -> folder.
+LAMBDA_BUILD = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap
+
+.PHONY: test local sweep lint bench deploy deps prereqs prereqs-go prereqs-services prereqs-cfn clean \
+	build-KeysFunction build-AuthorizerFunction build-TokenFunction build-SweeperFunction \
+	build-SigningKeyRotationFunction
+
+## --- prerequisites: one clear line each ------------------------------------------------
+
+prereqs-go:
+	@command -v $(GO) >/dev/null 2>&1 || { echo "keyward: Go 1.26+ is required: https://go.dev/dl/" >&2; exit 1; }
+
+prereqs-services:
+	@command -v java >/dev/null 2>&1 || { echo "keyward: Java 17+ is required for DynamoDB Local: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "keyward: Node.js 20+ and npm are required to install DynamoDB Local: apt-get install nodejs npm" >&2; exit 1; }
+	@command -v moto_server >/dev/null 2>&1 || { echo "keyward: moto_server is required for the local Secrets Manager: pip install 'moto[server]'" >&2; exit 1; }
+	@command -v python3 >/dev/null 2>&1 || { echo "keyward: python3 is required: apt-get install python3" >&2; exit 1; }
+
+prereqs-cfn:
+	@command -v cfn-lint >/dev/null 2>&1 || { echo "keyward: cfn-lint is required: pip install cfn-lint" >&2; exit 1; }
+
+prereqs: prereqs-go prereqs-services prereqs-cfn
+
+## npm ci only when infra/node_modules is missing or older than the lockfile.
+deps: prereqs-services $(DDB_MARK)
+
+$(DDB_MARK): infra/package.json infra/package-lock.json
+	cd infra && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## --- test, lint, bench -----------------------------------------------------------------
+
+test: prereqs deps
+	cfn-lint template.yaml
+	$(SERVICES) $(GO) test -count=1 -p 2 ./...
+
+lint: prereqs-go prereqs-cfn
+	@out="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; \
+		if [ -n "$$out" ]; then echo "keyward: gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
+	$(GO) vet ./...
+	cfn-lint template.yaml
+
+bench: prereqs-go deps
+	$(SERVICES) $(GO) test -count=1 -run '^$$' -bench . ./...
+
+## --- local stack -----------------------------------------------------------------------
+
+# The local gateway and the host bootstraps. The gateway builds the bootstraps itself
+# (one per AWS::Serverless::Function in template.yaml) before it serves.
+$(LOCAL_BIN)/keyward-local: FORCE
+	@mkdir -p $(LOCAL_BIN)
+	$(GO) build -trimpath -o $@ ./infra/cmd/local
+
+local: prereqs-go deps $(LOCAL_BIN)/keyward-local
+	PORT=$(PORT) $(SERVICES) $(LOCAL_BIN)/keyward-local serve
+
+sweep: prereqs-go deps $(LOCAL_BIN)/keyward-local
+	$(LOCAL_BIN)/keyward-local sweep
+
+FORCE:
+
+## --- sam build targets, keyed by the template's LogicalId ------------------------------
+
+build-KeysFunction:
+	$(LAMBDA_BUILD) ./functions/keys
+
+build-AuthorizerFunction:
+	$(LAMBDA_BUILD) ./functions/authorizer
+
+build-TokenFunction:
+	$(LAMBDA_BUILD) ./functions/token
+
+build-SweeperFunction:
+	$(LAMBDA_BUILD) ./functions/sweeper
+
+build-SigningKeyRotationFunction:
+	$(LAMBDA_BUILD) ./functions/rotate-signing-key
+
+deploy:
+	@command -v sam >/dev/null 2>&1 || { echo "keyward: the AWS SAM CLI is required to deploy: https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html" >&2; exit 1; }
+	sam build
+	sam deploy
+
+clean:
+	rm -rf .local .aws-sam
