@@ -1,0 +1,24 @@
+// Command keys is the Lambda function that serves Keyward's key-management routes.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/keyward/keyward/pkg/keysapi"
+	"github.com/keyward/keyward/pkg/service"
+)
+
+func main() {
+	ctx := context.Background()
+	deps, err := service.Load(ctx)
+	if err != nil {
+		slog.Error("keys: cold start", "err", err)
+		os.Exit(1)
+	}
+	api := keysapi.New(deps.Store, deps.Verifier, deps.Peppers,
+		keysapi.Config{Prefix: deps.Config.Prefix, DefaultExpiry: deps.Config.DefaultExpiry}, deps.Log)
+	lambda.StartHandlerFunc(api.Router().Serve)
+}

@@ -1,0 +1,275 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/pkg/apikey"
+	"github.com/keyward/keyward/pkg/scope"
+	"github.com/keyward/keyward/pkg/secrets"
+	"github.com/keyward/keyward/pkg/store"
+)
+
+// Kinds of principal, as whoami and the authorizer context name them.
+const (
+	KindAPIKey      = "api_key"
+	KindAccessToken = "access_token"
+	KindRoot        = "root"
+)
+
+// RootID is the key_id and actor of the root credential.
+const RootID = "root"
+
+// Reason says why a credential was refused. The empty Reason means accepted.
+type Reason string
+
+// Reasons a credential is refused.
+const (
+	Accepted     Reason = ""
+	Missing      Reason = "missing"
+	Malformed    Reason = "malformed"
+	Unknown      Reason = "unknown"
+	Expired      Reason = "expired"
+	Revoked      Reason = "revoked"
+	IPNotAllowed Reason = "ip_not_allowed"
+)
+
+// Principal is a verified caller.
+type Principal struct {
+	KeyID  string
+	Owner  string
+	Scopes scope.Set
+	Kind   string
+	// Key is the stored key for an API key or an access token of one; nil for root.
+	Key *store.Key
+	// SecretN is the secret version an API key matched (the previous one during grace).
+	SecretN int64
+}
+
+// Decision is the outcome of verifying one credential.
+type Decision struct {
+	Principal Principal
+	Reason    Reason
+}
+
+// OK reports whether the credential was accepted.
+func (d Decision) OK() bool { return d.Reason == Accepted }
+
+// KeyReader reads keys for verification.
+type KeyReader interface {
+	// GetKey returns the key with id, read consistently, or store.ErrNotFound.
+	GetKey(ctx context.Context, id string) (*store.Key, error)
+}
+
+// PepperSource gives the pepper versions secrets are hashed under.
+type PepperSource interface {
+	// Versions returns the current pepper and, if any, the previous one.
+	Versions(ctx context.Context) (secrets.Version, *secrets.Version, error)
+	// Lookup returns the pepper version with id, if it is current or previous.
+	Lookup(ctx context.Context, id string) (secrets.Version, bool, error)
+}
+
+// RootChecker recognises the root credential.
+type RootChecker interface {
+	// Matches reports, in constant time, whether presented is the root credential.
+	Matches(ctx context.Context, presented string) (bool, error)
+}
+
+// TokenVerifier verifies access tokens. It is nil where token issuance is not wired in.
+type TokenVerifier interface {
+	// LooksLikeToken reports, without I/O, whether s has the shape of an access token.
+	LooksLikeToken(s string) bool
+	// VerifyToken checks the token's signature and times and returns its key id and
+	// scopes; a bad token is a Reason, not an error.
+	VerifyToken(ctx context.Context, s string, now time.Time) (keyID string, scopes scope.Set, reason Reason, err error)
+}
+
+// Verifier verifies credentials. All fields but Tokens are required.
+type Verifier struct {
+	Prefix  string
+	Keys    KeyReader
+	Peppers PepperSource
+	Root    RootChecker
+	Tokens  TokenVerifier
+	Now     func() time.Time
+}
+
+// dummyHash is compared against when a key id is unknown, so an unknown key costs
+// the same HMAC work as a known one and timing does not tell them apart.
+var dummyHash = make([]byte, 32)
+
+// Verify checks credential, presented from sourceIP.
+func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Decision, error) {
+	if credential == "" {
+		return Decision{Reason: Missing}, nil
+	}
+	now := v.Now()
+	if v.Tokens != nil && v.Tokens.LooksLikeToken(credential) {
+		return v.verifyToken(ctx, credential, sourceIP, now)
+	}
+	k, err := apikey.Parse(credential, v.Prefix)
+	if err != nil {
+		return v.verifyRoot(ctx, credential)
+	}
+	stored, err := v.Keys.GetKey(ctx, k.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, err := v.match(ctx, k.Secret, store.Secret{Hash: dummyHash}); err != nil {
+			return Decision{}, err
+		}
+		return Decision{Reason: Unknown}, nil
+	}
+	if err != nil {
+		return Decision{}, err
+	}
+	n, err := v.matchKey(ctx, k.Secret, stored, now)
+	if err != nil {
+		return Decision{}, err
+	}
+	if n == 0 {
+		return Decision{Reason: Unknown}, nil
+	}
+	if r := usable(stored, sourceIP, now); r != Accepted {
+		return Decision{Reason: r}, nil
+	}
+	p := principalOf(stored, KindAPIKey)
+	p.SecretN = n
+	return Decision{Principal: p}, nil
+}
+
+// usable checks what every credential of a key needs: status, expiry, network.
+func usable(k *store.Key, sourceIP string, now time.Time) Reason {
+	switch k.EffectiveStatus(now) {
+	case store.StatusRevoked:
+		return Revoked
+	case store.StatusExpired:
+		return Expired
+	}
+	if !k.AllowsIP(sourceIP) {
+		return IPNotAllowed
+	}
+	return Accepted
+}
+
+func principalOf(k *store.Key, kind string) Principal {
+	return Principal{KeyID: k.ID, Owner: k.Owner, Scopes: scope.MustParseList(k.Scopes), Kind: kind, Key: k}
+}
+
+// matchKey returns the version of the secret that matches (0 for none): the current
+// one, or the previous one while its grace lasts. Both are always compared, so the
+// time taken does not say which matched.
+func (v *Verifier) matchKey(ctx context.Context, secret string, k *store.Key, now time.Time) (int64, error) {
+	cur, err := v.match(ctx, secret, k.Secret)
+	if err != nil {
+		return 0, err
+	}
+	prev := false
+	if k.Previous != nil {
+		if prev, err = v.match(ctx, secret, *k.Previous); err != nil {
+			return 0, err
+		}
+		prev = prev && k.PreviousValid(now)
+	}
+	switch {
+	case cur:
+		return k.Secret.N, nil
+	case prev:
+		return k.Previous.N, nil
+	}
+	return 0, nil
+}
+
+func (v *Verifier) match(ctx context.Context, secret string, s store.Secret) (bool, error) {
+	pep, ok, err := v.pepperFor(ctx, s.Pepper)
+	if err != nil || !ok {
+		return false, err
+	}
+	return apikey.Matches([]byte(pep.Value), secret, s.Hash), nil
+}
+
+// pepperFor finds the pepper a hash was made with: current first, then previous.
+func (v *Verifier) pepperFor(ctx context.Context, id string) (secrets.Version, bool, error) {
+	cur, prev, err := v.Peppers.Versions(ctx)
+	if err != nil {
+		return secrets.Version{}, false, fmt.Errorf("peppers: %w", err)
+	}
+	if id == "" || id == cur.ID {
+		return cur, true, nil
+	}
+	if prev != nil && id == prev.ID {
+		return *prev, true, nil
+	}
+	p, ok, err := v.Peppers.Lookup(ctx, id)
+	if err != nil {
+		return secrets.Version{}, false, fmt.Errorf("peppers: %w", err)
+	}
+	return p, ok, nil
+}
+
+func (v *Verifier) verifyRoot(ctx context.Context, credential string) (Decision, error) {
+	ok, err := v.Root.Matches(ctx, credential)
+	if err != nil {
+		return Decision{}, fmt.Errorf("root credential: %w", err)
+	}
+	if !ok {
+		return Decision{Reason: Malformed}, nil
+	}
+	return Decision{Principal: Principal{KeyID: RootID, Owner: RootID, Scopes: scope.Set{{Action: scope.All}}, Kind: KindRoot}}, nil
+}
+
+// verifyToken checks an access token, then its key: a token of a revoked, deleted
+// or expired key, or one presented from outside the key's networks, is refused.
+func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time.Time) (Decision, error) {
+	keyID, scopes, reason, err := v.Tokens.VerifyToken(ctx, s, now)
+	if err != nil || reason != Accepted {
+		return Decision{Reason: reason}, err
+	}
+	stored, err := v.Keys.GetKey(ctx, keyID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Decision{Reason: Revoked}, nil
+	}
+	if err != nil {
+		return Decision{}, err
+	}
+	if r := usable(stored, sourceIP, now); r != Accepted {
+		return Decision{Reason: r}, nil
+	}
+	p := principalOf(stored, KindAccessToken)
+	// A token never carries more than its key holds now: narrowing the key's scopes
+	// narrows its live tokens too.
+	p.Scopes = p.Scopes.Intersect(scopes)
+	return Decision{Principal: p}, nil
+}
+
+// HashSecret returns the stored form of a new secret: its HMAC under the current pepper.
+func HashSecret(ctx context.Context, peppers PepperSource, n int64, secret string) (store.Secret, error) {
+	cur, _, err := peppers.Versions(ctx)
+	if err != nil {
+		return store.Secret{}, fmt.Errorf("peppers: %w", err)
+	}
+	return store.Secret{N: n, Hash: apikey.Hash([]byte(cur.Value), secret), Pepper: cur.ID}, nil
+}
+
+// Credential extracts the presented credential from request headers, matched
+// case-insensitively: Authorization "Bearer <x>" or "ApiKey <x>", or X-API-Key.
+func Credential(headers map[string]string) string {
+	var authz, xkey string
+	for name, value := range headers {
+		switch {
+		case strings.EqualFold(name, "authorization"):
+			authz = value
+		case strings.EqualFold(name, "x-api-key"):
+			xkey = value
+		}
+	}
+	if authz != "" {
+		scheme, rest, ok := strings.Cut(strings.TrimSpace(authz), " ")
+		if ok && (strings.EqualFold(scheme, "bearer") || strings.EqualFold(scheme, "apikey")) {
+			return strings.TrimSpace(rest)
+		}
+		return ""
+	}
+	return strings.TrimSpace(xkey)
+}

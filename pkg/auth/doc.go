@@ -1,0 +1,16 @@
+// Package auth verifies a presented credential and says who is calling with which scopes.
+//
+// It is the one verification path: the management API, the token endpoint and the
+// Lambda authorizer all call Verifier.Verify, so their answers cannot drift apart.
+//
+// Order of checks for an API key, cheapest first:
+//  1. format and checksum, no I/O (a bad string never reaches DynamoDB);
+//  2. one consistent GetItem by key id;
+//  3. constant-time HMAC comparison against the current secret, then against the
+//     previous secret while its grace lasts;
+//  4. status and expiry at read time, then allowed_cidrs.
+//
+// Results vs errors: an unknown, expired, revoked or out-of-network credential is a
+// Decision with a Reason, not an error. An error means the infrastructure failed, and
+// every caller must then refuse (fail closed).
+package auth

@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// MaxBody is the largest request body accepted (API.md: 413 over 64 KiB).
+const MaxBody = 64 << 10
+
+// Error is an error the caller can act on: it carries the HTTP status, a stable
+// code and a public detail. Errors are values: use the constructors, never mutate.
+type Error struct {
+	Status int
+	Code   string
+	Detail string
+	// Header is sent with the answer (WWW-Authenticate, Retry-After).
+	Header map[string]string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Detail) }
+
+// Errorf returns an *Error with status, code and a formatted public detail.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// problem is the RFC 9457 body.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// Problem turns err into a problem+json response. An error that is not an *Error
+// is logged and answered with a generic 500.
+func Problem(ctx context.Context, log *slog.Logger, err error) events.APIGatewayV2HTTPResponse {
+	var e *Error
+	if !errors.As(err, &e) {
+		log.ErrorContext(ctx, "internal error", "err", err)
+		e = &Error{Status: http.StatusInternalServerError, Code: "internal_error", Detail: "An internal error occurred; it has been logged."}
+	}
+	body, _ := json.Marshal(problem{
+		Type:   "https://keyward.dev/problems/" + strings.ReplaceAll(e.Code, "_", "-"),
+		Title:  http.StatusText(e.Status),
+		Status: e.Status,
+		Detail: e.Detail,
+		Code:   e.Code,
+	})
+	resp := events.APIGatewayV2HTTPResponse{
+		StatusCode: e.Status,
+		Headers:    map[string]string{"Content-Type": "application/problem+json", "Cache-Control": "no-store"},
+		Body:       string(body),
+	}
+	for k, v := range e.Header {
+		resp.Headers[k] = v
+	}
+	return resp
+}
+
+// JSON answers v as application/json with status.
+func JSON(status int, v any) events.APIGatewayV2HTTPResponse {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response types reach here; they always marshal.
+		panic(fmt.Sprintf("httpapi: marshal response: %v", err))
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
+		Body:       string(body),
+	}
+}
+
+// Body returns the request body, decoded from base64 if API Gateway encoded it,
+// or a 413 *Error when it is over MaxBody.
+func Body(req *events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	raw := []byte(req.Body)
+	if req.IsBase64Encoded {
+		if base64.StdEncoding.DecodedLen(len(req.Body)) > MaxBody+3 {
+			return nil, tooLarge()
+		}
+		b, err := base64.StdEncoding.DecodeString(req.Body)
+		if err != nil {
+			return nil, Errorf(http.StatusBadRequest, "malformed_body", "The body is not valid base64.")
+		}
+		raw = b
+	}
+	if len(raw) > MaxBody {
+		return nil, tooLarge()
+	}
+	return raw, nil
+}
+
+func tooLarge() *Error {
+	return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The body is over %d KiB.", MaxBody>>10)
+}
+
+// DecodeJSON decodes the request body into v, strictly: one JSON object, no unknown
+// fields, no trailing data. An empty body decodes as {} when allowEmpty.
+func DecodeJSON(req *events.APIGatewayV2HTTPRequest, v any, allowEmpty bool) error {
+	raw, err := Body(req)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		if allowEmpty {
+			return nil
+		}
+		return Errorf(http.StatusBadRequest, "malformed_json", "A JSON object body is required.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return Errorf(http.StatusBadRequest, "malformed_json", "The body has data after its JSON value.")
+	}
+	return nil
+}
+
+func jsonError(err error) *Error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			return Errorf(http.StatusBadRequest, "malformed_json", "The body must be a JSON object.")
+		}
+		return Errorf(http.StatusBadRequest, "invalid_type", "Field %q must be of type %s.", field, jsonType(te.Type.Kind().String()))
+	}
+	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return Errorf(http.StatusBadRequest, "unknown_field", "Unknown field %s.", msg)
+	}
+	return Errorf(http.StatusBadRequest, "malformed_json", "The body is not valid JSON.")
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "int", "int32", "int64", "float64":
+		return "number"
+	case "slice":
+		return "array"
+	case "map", "struct", "ptr":
+		return "object"
+	}
+	return kind
+}
+
+// Handler answers one routed request.
+type Handler func(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// Router dispatches on API Gateway's routeKey ("POST /v1/keys/{id}/rotate"), so the
+// routes are exactly the ones template.yaml declares.
+type Router struct {
+	Log    *slog.Logger
+	routes map[string]Handler
+}
+
+// Handle registers h for routeKey.
+func (r *Router) Handle(routeKey string, h Handler) {
+	if r.routes == nil {
+		r.routes = map[string]Handler{}
+	}
+	r.routes[routeKey] = h
+}
+
+// Serve answers req: it never returns an error to Lambda, so every failure is an
+// HTTP answer and never a Lambda retry or a gateway 502.
+func (r *Router) Serve(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	h, ok := r.routes[req.RouteKey]
+	if !ok {
+		return Problem(ctx, r.Log, Errorf(http.StatusNotFound, "no_route", "No route %s.", req.RouteKey)), nil
+	}
+	resp, err := h(ctx, &req)
+	if err != nil {
+		resp = Problem(ctx, r.Log, err)
+	}
+	r.Log.InfoContext(ctx, "request", "route", req.RouteKey, "status", resp.StatusCode, "request_id", req.RequestContext.RequestID)
+	return resp, nil
+}

@@ -1,0 +1,146 @@
+package keysapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keyward/keyward/pkg/httpapi"
+	"github.com/keyward/keyward/pkg/scope"
+)
+
+// Limits on key fields. They keep an item far below DynamoDB's 400 KB.
+const (
+	maxName        = 128
+	maxDescription = 1024
+	maxOwner       = 256
+	maxMetadata    = 4 << 10
+	maxCIDRs       = 100
+	maxExpiryDays  = 3650
+	maxGrace       = 30 * 24 * time.Hour
+	defaultGrace   = 24 * time.Hour
+	maxBatch       = 100
+	defaultLimit   = 50
+	maxLimit       = 100
+)
+
+func badRequest(code, format string, args ...any) *httpapi.Error {
+	return httpapi.Errorf(http.StatusBadRequest, code, format, args...)
+}
+
+func checkName(name string) error {
+	if n := utf8.RuneCountInString(name); n < 1 || n > maxName || !utf8.ValidString(name) {
+		return badRequest("invalid_name", "name must be 1 to %d characters.", maxName)
+	}
+	return nil
+}
+
+func checkText(field, s string, max int) error {
+	if utf8.RuneCountInString(s) > max || !utf8.ValidString(s) {
+		return badRequest("invalid_"+field, "%s must be at most %d characters.", field, max)
+	}
+	return nil
+}
+
+func checkScopes(list []string) (scope.Set, error) {
+	set, err := scope.ParseList(list)
+	if err != nil {
+		return nil, badRequest("invalid_scopes", "%s", err.Error())
+	}
+	return set, nil
+}
+
+func checkMetadata(m map[string]any) error {
+	b, _ := json.Marshal(m)
+	if len(b) > maxMetadata {
+		return badRequest("invalid_metadata", "metadata must be at most %d bytes of JSON.", maxMetadata)
+	}
+	return nil
+}
+
+// checkCIDRs validates and canonicalises allowed_cidrs (a bare address is a /32 or /128).
+func checkCIDRs(list []string) ([]string, error) {
+	if len(list) > maxCIDRs {
+		return nil, badRequest("invalid_allowed_cidrs", "at most %d allowed_cidrs.", maxCIDRs)
+	}
+	out := make([]string, 0, len(list))
+	for _, c := range list {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			a, aerr := netip.ParseAddr(c)
+			if aerr != nil {
+				return nil, badRequest("invalid_allowed_cidrs", "%q is not an IPv4 or IPv6 CIDR.", c)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked().String())
+	}
+	return out, nil
+}
+
+func checkExpiry(t time.Time, now time.Time) (time.Time, error) {
+	t = t.UTC().Truncate(time.Second)
+	if !t.After(now) {
+		return time.Time{}, badRequest("invalid_expires_at", "expires_at must be in the future.")
+	}
+	if t.After(now.AddDate(0, 0, maxExpiryDays)) {
+		return time.Time{}, badRequest("invalid_expires_at", "expires_at must be within %d days.", maxExpiryDays)
+	}
+	return t, nil
+}
+
+var (
+	idPattern        = regexp.MustCompile(`^[a-z2-7]{16}$`)
+	eventTypePattern = regexp.MustCompile(`^[a-z_]+\.[a-z_]+$`)
+)
+
+// queryLimit parses the limit query parameter (1–100, default 50).
+func queryLimit(q map[string]string) (int, error) {
+	s, ok := q["limit"]
+	if !ok {
+		return defaultLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, badRequest("invalid_limit", "limit must be an integer from 1 to %d.", maxLimit)
+	}
+	return n, nil
+}
+
+// isNull reports whether a raw JSON value is the literal null.
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+// decodeField decodes one field of a merge patch, naming the field in the error.
+func decodeField(name string, raw json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("invalid_type", "Field %q has the wrong type.", name)
+	}
+	return nil
+}
+
+// mergePatch applies an RFC 7396 merge patch to a JSON object.
+func mergePatch(target map[string]any, patch map[string]any) map[string]any {
+	out := make(map[string]any, len(target))
+	for k, v := range target {
+		out[k] = v
+	}
+	for k, v := range patch {
+		switch pv := v.(type) {
+		case nil:
+			delete(out, k)
+		case map[string]any:
+			tv, _ := out[k].(map[string]any)
+			out[k] = mergePatch(tv, pv)
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -1,0 +1,126 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/keyward/keyward/pkg/apikey"
+	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/secrets"
+	"github.com/keyward/keyward/pkg/store"
+)
+
+// secretTTL is how long a secret value is trusted in memory. A pepper or root
+// rotation is seen by every warm instance within this bound.
+const secretTTL = 5 * time.Minute
+
+// Config is the environment every function reads.
+type Config struct {
+	Table          string        // TABLE_NAME
+	Prefix         string        // KEY_PREFIX, default kw_live_
+	PepperSecretID string        // PEPPER_SECRET_ID
+	RootSecretID   string        // ROOT_SECRET_ID
+	DefaultExpiry  time.Duration // DEFAULT_EXPIRY_DAYS, default 90
+	EventRetention time.Duration // EVENT_RETENTION_DAYS, default 400
+}
+
+// FromEnv reads Config from the environment.
+func FromEnv() (Config, error) {
+	c := Config{
+		Table:          os.Getenv("TABLE_NAME"),
+		Prefix:         Getenv("KEY_PREFIX", apikey.DefaultPrefix),
+		PepperSecretID: os.Getenv("PEPPER_SECRET_ID"),
+		RootSecretID:   os.Getenv("ROOT_SECRET_ID"),
+	}
+	for name, v := range map[string]string{"TABLE_NAME": c.Table, "PEPPER_SECRET_ID": c.PepperSecretID, "ROOT_SECRET_ID": c.RootSecretID} {
+		if v == "" {
+			return Config{}, fmt.Errorf("%s is not set", name)
+		}
+	}
+	days, err := Days("DEFAULT_EXPIRY_DAYS", 90)
+	if err != nil {
+		return Config{}, err
+	}
+	c.DefaultExpiry = days
+	if c.EventRetention, err = Days("EVENT_RETENTION_DAYS", 400); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Getenv returns the variable name, or def when it is unset or empty.
+func Getenv(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// Int reads a positive integer variable, def when unset.
+func Int(name string, def int) (int, error) {
+	s := os.Getenv(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s=%q: want a non-negative integer", name, s)
+	}
+	return n, nil
+}
+
+// Days reads a whole number of days.
+func Days(name string, def int) (time.Duration, error) {
+	n, err := Int(name, def)
+	return time.Duration(n) * 24 * time.Hour, err
+}
+
+// Deps are the shared dependencies of a function.
+type Deps struct {
+	Config   Config
+	AWS      aws.Config
+	DDB      *dynamodb.Client
+	SM       *secretsmanager.Client
+	Store    *store.Dynamo
+	Peppers  *secrets.Cached
+	Root     *secrets.Root
+	Verifier *auth.Verifier
+	Log      *slog.Logger
+}
+
+// Load reads the environment and builds the dependencies. AWS endpoints follow the
+// SDK's own variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER),
+// which is how the local stack points functions at DynamoDB Local and moto.
+func Load(ctx context.Context) (*Deps, error) {
+	cfg, err := FromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	return Build(cfg, awsCfg), nil
+}
+
+// Build assembles the dependencies from a config (tests call it directly).
+func Build(cfg Config, awsCfg aws.Config) *Deps {
+	ddb := dynamodb.NewFromConfig(awsCfg)
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	st := store.New(ddb, cfg.Table, cfg.EventRetention)
+	peppers := secrets.NewCached(sm, cfg.PepperSecretID, secretTTL)
+	root := secrets.NewRoot(sm, cfg.RootSecretID, secretTTL)
+	return &Deps{
+		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Root: root,
+		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: st, Peppers: peppers, Root: root, Now: time.Now},
+		Log:      slog.New(slog.NewJSONHandler(os.Stdout, nil)),
+	}
+}

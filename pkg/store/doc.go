@@ -1,0 +1,19 @@
+// Package store keeps keys and their events in the one DynamoDB table.
+//
+// Items (all attribute names are explicit strings, see template.yaml):
+//
+//	key    pk=KEY#<id>  sk=KEY        gsi1pk=OWNER#<owner>  gsi2pk=KEYS  lsk=<rank>#<newest-first ms>#<id>
+//	event  pk=KEY#<id>  sk=EV#<evid>  gsi3pk=AUDIT#<yyyy-mm> gsi3sk=<evid>  ttl=<epoch s>
+//
+// A key item embeds its secret versions (the current one and, during a rotation's
+// grace, the previous one) so that verifying a credential is one GetItem.
+//
+// Invariants:
+//   - Every write is conditional: a key is created with attribute_not_exists(pk) and
+//     changed only with `version = <the version read>` in the same call, and every
+//     change bumps version by exactly one. A change and its event are written in one
+//     transaction, so the audit trail never misses or invents a change.
+//   - A revoked key is never written again except by delete: Update refuses it.
+//   - Records are found by key id, never by a secret. Hashes are stored, secrets never.
+//   - Not found is ErrNotFound; a lost race is ErrConflict. Neither is nil, nil.
+package store

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Statuses of a key as the API shows them.
+const (
+	StatusActive   = "active"
+	StatusRotating = "rotating"
+	StatusExpired  = "expired"
+	StatusRevoked  = "revoked"
+)
+
+// Secret is one stored secret version of a key: its HMAC, never the secret itself.
+type Secret struct {
+	N      int64  `dynamodbav:"n"`      // secret version, 1 for the secret made at create
+	Hash   []byte `dynamodbav:"hash"`   // HMAC-SHA256(pepper, secret)
+	Pepper string `dynamodbav:"pepper"` // id of the pepper version the hash was made with
+	// ExpiresAt is when a previous secret stops being accepted; zero for the current one.
+	ExpiresAt time.Time `dynamodbav:"expires_at,omitempty"`
+}
+
+// Key is an API key record.
+type Key struct {
+	ID           string         `dynamodbav:"id"`
+	Name         string         `dynamodbav:"name"`
+	Description  string         `dynamodbav:"description"`
+	Owner        string         `dynamodbav:"owner"`
+	Scopes       []string       `dynamodbav:"scopes"`
+	Status       string         `dynamodbav:"status"` // stored status; see EffectiveStatus
+	Start        string         `dynamodbav:"start"`
+	CreatedAt    time.Time      `dynamodbav:"created_at"`
+	UpdatedAt    time.Time      `dynamodbav:"updated_at"`
+	CreatedBy    string         `dynamodbav:"created_by"`
+	ExpiresAt    time.Time      `dynamodbav:"expires_at"`
+	LastUsedAt   *time.Time     `dynamodbav:"last_used_at,omitempty"`
+	LastUsedIP   string         `dynamodbav:"last_used_ip,omitempty"`
+	Metadata     map[string]any `dynamodbav:"metadata"`
+	AllowedCIDRs []string       `dynamodbav:"allowed_cidrs"`
+	Version      int64          `dynamodbav:"version"`
+	Secret       Secret         `dynamodbav:"secret"`
+	Previous     *Secret        `dynamodbav:"previous,omitempty"`
+}
+
+// EffectiveStatus is the status at now: expiry and the end of a grace period take
+// effect when they pass, whether or not the sweeper has written them yet.
+func (k *Key) EffectiveStatus(now time.Time) string {
+	switch {
+	case k.Status == StatusRevoked:
+		return StatusRevoked
+	case !now.Before(k.ExpiresAt):
+		return StatusExpired
+	case k.PreviousValid(now):
+		return StatusRotating
+	default:
+		return StatusActive
+	}
+}
+
+// PreviousValid reports whether the previous secret is still accepted at now.
+func (k *Key) PreviousValid(now time.Time) bool {
+	return k.Previous != nil && now.Before(k.Previous.ExpiresAt)
+}
+
+// AllowsIP reports whether a request from ip may use the key: an empty
+// allowed_cidrs means anywhere; an unparseable ip is refused when a list is set.
+func (k *Key) AllowsIP(ip string) bool {
+	if len(k.AllowedCIDRs) == 0 {
+		return true
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, c := range k.AllowedCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Event is one entry of a key's event log and of the global audit log.
+type Event struct {
+	ID     string         `dynamodbav:"id"`
+	Time   time.Time      `dynamodbav:"time"`
+	Type   string         `dynamodbav:"type"`
+	KeyID  string         `dynamodbav:"key_id"`
+	Actor  string         `dynamodbav:"actor"`
+	IP     string         `dynamodbav:"ip"`
+	Detail map[string]any `dynamodbav:"detail"`
+}
+
+// Event types.
+const (
+	EventKeyCreated          = "key.created"
+	EventKeyUpdated          = "key.updated"
+	EventKeyRotated          = "key.rotated"
+	EventKeyRotationFinished = "key.rotation_finished"
+	EventKeyRevoked          = "key.revoked"
+	EventKeyDeleted          = "key.deleted"
+	EventKeyExpired          = "key.expired"
+	EventKeyUsed             = "key.used"
+	EventExpiryReminder      = "key.expiry_reminder"
+	EventStaleReminder       = "key.stale_reminder"
+	EventTokenIssued         = "token.issued"
+	EventTokenRefreshed      = "token.refreshed"
+	EventTokenRevoked        = "token.revoked"
+	EventAuthFailed          = "auth.failed"
+)

@@ -1,0 +1,266 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// KeyFilter selects keys to list. Zero fields select everything.
+type KeyFilter struct {
+	Owner  string
+	Status string // one of the Status constants, or empty
+}
+
+// Page is one page of a listing. Next is empty on the last page.
+type Page[T any] struct {
+	Items []T
+	Next  string
+}
+
+// cursor is the opaque pagination state: where the index query stops, and for the
+// audit log which month it is in.
+type cursor struct {
+	Part  string            `json:"p"` // the partition the query ran on
+	Key   map[string]string `json:"k"` // LastEvaluatedKey, all string attributes
+	Month string            `json:"m,omitempty"`
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s, part string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	var c cursor
+	if json.Unmarshal(b, &c) != nil || len(c.Key) == 0 && c.Month == "" || part != "" && c.Part != part {
+		return nil, ErrBadCursor
+	}
+	return &c, nil
+}
+
+func lastKey(c *cursor) map[string]types.AttributeValue {
+	if c == nil || len(c.Key) == 0 {
+		return nil
+	}
+	m := make(map[string]types.AttributeValue, len(c.Key))
+	for k, v := range c.Key {
+		m[k] = &types.AttributeValueMemberS{Value: v}
+	}
+	return m
+}
+
+func cursorFrom(part string, lek map[string]types.AttributeValue) (cursor, bool) {
+	if len(lek) == 0 {
+		return cursor{}, false
+	}
+	c := cursor{Part: part, Key: make(map[string]string, len(lek))}
+	for k, v := range lek {
+		if s, ok := v.(*types.AttributeValueMemberS); ok {
+			c.Key[k] = s.Value
+		}
+	}
+	return c, true
+}
+
+// ListKeys returns up to limit keys matching f, newest first within each status group
+// (live keys, then expired, then revoked), from an index query, never a Scan.
+// Status is the effective status at now: a key whose grace or expiry has passed but
+// that the sweeper has not yet rewritten is shown, and filtered, by its status now.
+func (d *Dynamo) ListKeys(ctx context.Context, f KeyFilter, limit int, after string, now time.Time) (Page[*Key], error) {
+	index, pkName, part := "gsi2", "gsi2pk", allKeysPK
+	if f.Owner != "" {
+		index, pkName, part = "gsi1", "gsi1pk", ownerPK(f.Owner)
+	}
+	c, err := decodeCursor(after, part)
+	if err != nil {
+		return Page[*Key]{}, err
+	}
+	kc := expression.Key(pkName).Equal(expression.Value(part))
+	if f.Status != "" {
+		kc = kc.And(expression.Key("lsk").BeginsWith(statusRank(f.Status) + "#"))
+	}
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return Page[*Key]{}, fmt.Errorf("build key query: %w", err)
+	}
+	var page Page[*Key]
+	start := lastKey(c)
+	for {
+		out, err := d.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &d.table,
+			IndexName:                 &index,
+			KeyConditionExpression:    expr.KeyCondition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+			ExclusiveStartKey:         start,
+			Limit:                     aws.Int32(int32(limit - len(page.Items))),
+		})
+		if err != nil {
+			return Page[*Key]{}, queryError("list keys", err)
+		}
+		for _, item := range out.Items {
+			var k Key
+			if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+				return Page[*Key]{}, fmt.Errorf("unmarshal key: %w", err)
+			}
+			if f.Status == "" || k.EffectiveStatus(now) == f.Status {
+				page.Items = append(page.Items, &k)
+			}
+		}
+		next, more := cursorFrom(part, out.LastEvaluatedKey)
+		if !more {
+			return page, nil
+		}
+		if len(page.Items) >= limit {
+			page.Next = encodeCursor(next)
+			return page, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+// queryError maps DynamoDB's refusal of a start key (a cursor from another
+// listing) to ErrBadCursor.
+func queryError(what string, err error) error {
+	var ve interface{ ErrorCode() string }
+	if errors.As(err, &ve) && ve.ErrorCode() == "ValidationException" {
+		return ErrBadCursor
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func unmarshalEvents(items []map[string]types.AttributeValue) ([]*Event, error) {
+	out := make([]*Event, 0, len(items))
+	for _, item := range items {
+		var e Event
+		if err := attributevalue.UnmarshalMap(item, &e); err != nil {
+			return nil, fmt.Errorf("unmarshal event: %w", err)
+		}
+		out = append(out, &e)
+	}
+	return out, nil
+}
+
+// ListEvents returns a key's events, newest first. A deleted key's events are still there.
+func (d *Dynamo) ListEvents(ctx context.Context, keyID string, limit int, after string) (Page[*Event], error) {
+	part := KeyPK(keyID)
+	c, err := decodeCursor(after, part)
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	kc := expression.Key("pk").Equal(expression.Value(part)).And(expression.Key("sk").BeginsWith(eventSK))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return Page[*Event]{}, fmt.Errorf("build events query: %w", err)
+	}
+	out, err := d.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 &d.table,
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ExclusiveStartKey:         lastKey(c),
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(limit)),
+	})
+	if err != nil {
+		return Page[*Event]{}, queryError("list events", err)
+	}
+	events, err := unmarshalEvents(out.Items)
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	page := Page[*Event]{Items: events}
+	if next, more := cursorFrom(part, out.LastEvaluatedKey); more {
+		page.Next = encodeCursor(next)
+	}
+	return page, nil
+}
+
+// ListAudit returns every key's events, newest first, optionally of one type. It walks
+// the monthly audit partitions back from now to the retention horizon.
+func (d *Dynamo) ListAudit(ctx context.Context, eventType string, limit int, after string, now time.Time) (Page[*Event], error) {
+	c, err := decodeCursor(after, "")
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	month := monthStart(now)
+	var start map[string]types.AttributeValue
+	if c != nil {
+		m, err := time.Parse(monthTrunc, c.Month)
+		if err != nil || c.Part != auditPK+c.Month {
+			return Page[*Event]{}, ErrBadCursor
+		}
+		month, start = m, lastKey(c)
+	}
+	horizon := monthStart(now.Add(-d.retention))
+	var page Page[*Event]
+	for !month.Before(horizon) {
+		part := auditPK + month.Format(monthTrunc)
+		if len(page.Items) >= limit {
+			// Full at a month boundary: the next page starts at the top of this month.
+			page.Next = encodeCursor(cursor{Part: part, Month: month.Format(monthTrunc)})
+			return page, nil
+		}
+		b := expression.NewBuilder().WithKeyCondition(expression.Key("gsi3pk").Equal(expression.Value(part)))
+		if eventType != "" {
+			b = b.WithFilter(expression.Name("type").Equal(expression.Value(eventType)))
+		}
+		expr, err := b.Build()
+		if err != nil {
+			return Page[*Event]{}, fmt.Errorf("build audit query: %w", err)
+		}
+		out, err := d.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &d.table,
+			IndexName:                 aws.String("gsi3"),
+			KeyConditionExpression:    expr.KeyCondition(),
+			FilterExpression:          expr.Filter(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+			ExclusiveStartKey:         start,
+			ScanIndexForward:          aws.Bool(false),
+			Limit:                     aws.Int32(int32(limit - len(page.Items))),
+		})
+		if err != nil {
+			return Page[*Event]{}, queryError("list audit", err)
+		}
+		events, err := unmarshalEvents(out.Items)
+		if err != nil {
+			return Page[*Event]{}, err
+		}
+		page.Items = append(page.Items, events...)
+		next, more := cursorFrom(part, out.LastEvaluatedKey)
+		if more {
+			if len(page.Items) >= limit {
+				next.Month = month.Format(monthTrunc)
+				page.Next = encodeCursor(next)
+				return page, nil
+			}
+			start = out.LastEvaluatedKey
+			continue
+		}
+		month, start = month.AddDate(0, -1, 0), nil
+	}
+	return page, nil
+}
+
+func monthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
