@@ -418,7 +418,11 @@ func (a *API) parsePatch(fields map[string]json.RawMessage, c *call) (func(*stor
 			if !c.caller.Scopes.Covers(set) {
 				return nil, httpapi.Errorf(http.StatusForbidden, "scope_escalation", "A key may only be granted scopes its editor holds.")
 			}
-			add(name, func(k *store.Key) bool { old := k.Scopes; k.Scopes = set.Strings(); return !slices.Equal(old, k.Scopes) })
+			add(name, func(k *store.Key) bool {
+				old := k.Scopes
+				k.Scopes = set.Strings()
+				return !slices.Equal(old, k.Scopes)
+			})
 		case "expires_at":
 			var t time.Time
 			if err := required(name); err != nil {
@@ -469,7 +473,11 @@ func (a *API) parsePatch(fields map[string]json.RawMessage, c *call) (func(*stor
 			if err != nil {
 				return nil, err
 			}
-			add(name, func(k *store.Key) bool { old := k.AllowedCIDRs; k.AllowedCIDRs = cidrs; return !slices.Equal(old, cidrs) })
+			add(name, func(k *store.Key) bool {
+				old := k.AllowedCIDRs
+				k.AllowedCIDRs = cidrs
+				return !slices.Equal(old, cidrs)
+			})
 		default:
 			return nil, badRequest("unknown_field", "Field %q cannot be patched.", name)
 		}
