@@ -87,14 +87,17 @@ type TokenVerifier interface {
 	VerifyToken(ctx context.Context, s string, now time.Time) (keyID string, scopes scope.Set, reason Reason, err error)
 }
 
-// Verifier verifies credentials. All fields but Tokens are required.
+// Verifier verifies credentials. All fields but Tokens and TokenKeys are required.
 type Verifier struct {
 	Prefix  string
 	Keys    KeyReader
 	Peppers PepperSource
 	Root    RootChecker
 	Tokens  TokenVerifier
-	Now     func() time.Time
+	// TokenKeys reads the key behind an access token (the revocation check). The
+	// authorizer sets a short-lived cache here; nil means Keys, read every time.
+	TokenKeys KeyReader
+	Now       func() time.Time
 }
 
 // dummyHash is compared against when a key id is unknown, so an unknown key costs
@@ -226,7 +229,11 @@ func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time
 	if err != nil || reason != Accepted {
 		return Decision{Reason: reason}, err
 	}
-	stored, err := v.Keys.GetKey(ctx, keyID)
+	keys := v.TokenKeys
+	if keys == nil {
+		keys = v.Keys
+	}
+	stored, err := keys.GetKey(ctx, keyID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Decision{Reason: Revoked}, nil
 	}

@@ -106,16 +106,18 @@ func keyPrimary(id string) map[string]types.AttributeValue {
 	}
 }
 
-// NewEventID returns a time-ordered, unique event id: newer ids sort after older ones.
-func NewEventID(t time.Time) string {
+// NewEventID returns a unique event id ordered by when it was written: the wall
+// clock in nanoseconds, then randomness. It orders writes, so it ignores the event's
+// own Time (which a sweep "as if at" some instant may set ahead).
+func NewEventID() string {
 	var b [5]byte
 	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%013d", t.UnixMilli()) + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	return fmt.Sprintf("%019d", time.Now().UnixNano()) + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
 func (d *Dynamo) eventPut(e *Event) (*types.Put, error) {
 	if e.ID == "" {
-		e.ID = NewEventID(e.Time)
+		e.ID = NewEventID()
 	}
 	if e.Detail == nil {
 		e.Detail = map[string]any{}
