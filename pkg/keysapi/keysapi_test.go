@@ -195,7 +195,7 @@ func TestBadInput(t *testing.T) {
 		{"bad checksum", "keys-list", []opt{cred(secret[:len(secret)-1] + "a")}, 401, "invalid_credential"},
 		{"unknown key", "keys-list", []opt{cred("kw_test_" + strings.Repeat("a", 16) + secret[len("kw_test_")+16:])}, 401, "invalid_credential"},
 		{"wrong scheme", "keys-list", []opt{header("Authorization", "Basic "+secret)}, 401, "missing_credential"},
-		
+
 		{"insufficient scope", "keys-create", []opt{cred(readerSecret), jsonBody(map[string]any{"name": "a", "scopes": []string{"keys:read"}})}, 403, "insufficient_scope"},
 		{"audit needs audit:read", "audit", []opt{cred(readerSecret)}, 403, "insufficient_scope"},
 		{"malformed id", "keys-get", []opt{id("NOT-AN-ID")}, 400, "invalid_id"},
