@@ -1,0 +1,329 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/keyward/keyward/infra/stack"
+)
+
+// maxBody is API Gateway's payload limit for a Lambda integration.
+const maxBody = 6 << 20
+
+// Invoker runs a function once; *Function implements it.
+type Invoker interface {
+	// Invoke runs the function with payload and returns its response, or the
+	// function's error (*FunctionError) or an infrastructure error.
+	Invoke(ctx context.Context, payload []byte) ([]byte, error)
+}
+
+var _ Invoker = (*Function)(nil)
+
+// Gateway serves HttpApi routes by invoking functions, like API Gateway's HTTP API.
+type Gateway struct {
+	routes      []route
+	authorizers map[string]stack.Authorizer
+	functions   map[string]Invoker
+	log         *slog.Logger
+}
+
+type route struct {
+	stack.Route
+	segments []string
+}
+
+// New returns a Gateway for routes, invoking functions by logical id, with
+// authorizers by name. A route whose function is missing answers 502.
+func New(routes []stack.Route, authorizers map[string]stack.Authorizer, functions map[string]Invoker, log *slog.Logger) *Gateway {
+	if log == nil {
+		log = slog.Default()
+	}
+	g := &Gateway{authorizers: authorizers, functions: functions, log: log}
+	for _, r := range routes {
+		g.routes = append(g.routes, route{Route: r, segments: strings.Split(strings.Trim(r.Path, "/"), "/")})
+	}
+	// API Gateway prefers the most specific route: literal segments over {param},
+	// {param} over {proxy+}, and a method over ANY.
+	sort.SliceStable(g.routes, func(i, j int) bool {
+		return specificity(g.routes[i]) > specificity(g.routes[j])
+	})
+	return g
+}
+
+func specificity(r route) int {
+	score := 0
+	for _, s := range r.segments {
+		switch {
+		case strings.HasSuffix(s, "+}"):
+			score -= 1000
+		case strings.HasPrefix(s, "{"):
+			score += 1
+		default:
+			score += 10
+		}
+	}
+	score *= 2
+	if r.Method != "ANY" {
+		score++
+	}
+	return score
+}
+
+// match finds the route for method and path and its path parameters.
+func (g *Gateway) match(method, path string) (*route, map[string]string) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for i := range g.routes {
+		r := &g.routes[i]
+		if r.Method != "ANY" && r.Method != method {
+			continue
+		}
+		if params, ok := matchSegments(r.segments, segs); ok {
+			return r, params
+		}
+	}
+	return nil, nil
+}
+
+func matchSegments(pattern, segs []string) (map[string]string, bool) {
+	params := map[string]string{}
+	for i, p := range pattern {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "+}") {
+			if i >= len(segs) {
+				return nil, false
+			}
+			params[p[1:len(p)-2]] = strings.Join(segs[i:], "/")
+			return params, true
+		}
+		if i >= len(segs) {
+			return nil, false
+		}
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			if segs[i] == "" {
+				return nil, false
+			}
+			v, err := url.PathUnescape(segs[i])
+			if err != nil {
+				return nil, false
+			}
+			params[p[1:len(p)-1]] = v
+			continue
+		}
+		if p != segs[i] {
+			return nil, false
+		}
+	}
+	return params, len(pattern) == len(segs)
+}
+
+// ServeHTTP answers one request through the route's authorizer and function.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	routeKey := g.serve(rec, r)
+	g.log.Info("request", "method", r.Method, "path", r.URL.Path, "route", routeKey,
+		"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+}
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
+	rt, params := g.match(r.Method, r.URL.EscapedPath())
+	if rt == nil {
+		// HTTP APIs answer 404 both for an unknown path and an unknown method.
+		writeMessage(w, http.StatusNotFound, "Not Found")
+		return ""
+	}
+	key := rt.Key()
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		writeMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return key
+	}
+	ev := newEvent(r, key, params, body)
+
+	if rt.Authorizer != "" {
+		ok, status := g.authorize(r.Context(), rt, &ev)
+		if !ok {
+			writeMessage(w, status, http.StatusText(status))
+			return key
+		}
+	}
+
+	fn, ok := g.functions[rt.Function]
+	if !ok {
+		g.log.Error("function not available", "function", rt.Function, "route", key)
+		writeMessage(w, http.StatusBadGateway, "Bad Gateway")
+		return key
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
+		return key
+	}
+	out, err := fn.Invoke(r.Context(), payload)
+	if err != nil {
+		g.log.Error("invocation failed", "function", rt.Function, "route", key, "err", err)
+		status := http.StatusInternalServerError
+		var fe *FunctionError
+		if errors.As(err, &fe) && fe.Type == "Sandbox.Timedout" {
+			status = http.StatusServiceUnavailable
+		}
+		writeMessage(w, status, http.StatusText(status))
+		return key
+	}
+	writeResponse(w, out)
+	return key
+}
+
+// newEvent builds the payload 2.0 event API Gateway sends for r.
+func newEvent(r *http.Request, routeKey string, params map[string]string, body []byte) events.APIGatewayV2HTTPRequest {
+	now := time.Now().UTC()
+	headers := map[string]string{}
+	var cookies []string
+	for name, values := range r.Header {
+		lname := strings.ToLower(name)
+		if lname == "cookie" {
+			for _, v := range values {
+				for _, c := range strings.Split(v, ";") {
+					if c = strings.TrimSpace(c); c != "" {
+						cookies = append(cookies, c)
+					}
+				}
+			}
+			continue
+		}
+		headers[lname] = strings.Join(values, ",")
+	}
+	headers["host"] = r.Host
+	var query map[string]string
+	if q := r.URL.Query(); len(q) > 0 {
+		query = map[string]string{}
+		for k, v := range q {
+			query[k] = strings.Join(v, ",")
+		}
+	}
+	if len(params) == 0 {
+		params = nil
+	}
+	sourceIP := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		sourceIP = host
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:               "2.0",
+		RouteKey:              routeKey,
+		RawPath:               r.URL.EscapedPath(),
+		RawQueryString:        r.URL.RawQuery,
+		Cookies:               cookies,
+		Headers:               headers,
+		QueryStringParameters: query,
+		PathParameters:        params,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:     routeKey,
+			AccountID:    "000000000000",
+			Stage:        "$default",
+			RequestID:    newID(),
+			APIID:        "local",
+			DomainName:   r.Host,
+			DomainPrefix: strings.Split(r.Host, ".")[0],
+			Time:         now.Format("02/Jan/2006:15:04:05 -0700"),
+			TimeEpoch:    now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method:    r.Method,
+				Path:      r.URL.Path,
+				Protocol:  r.Proto,
+				SourceIP:  sourceIP,
+				UserAgent: r.UserAgent(),
+			},
+		},
+	}
+	if len(body) > 0 {
+		if utf8.Valid(body) {
+			ev.Body = string(body)
+		} else {
+			ev.Body = base64.StdEncoding.EncodeToString(body)
+			ev.IsBase64Encoded = true
+		}
+	}
+	return ev
+}
+
+// writeResponse writes a function's payload 2.0 response. Output that is not an
+// object with a statusCode is, as in API Gateway, a 200 JSON body.
+func writeResponse(w http.ResponseWriter, out []byte) {
+	var probe map[string]json.RawMessage
+	var resp events.APIGatewayV2HTTPResponse
+	if json.Unmarshal(out, &probe) != nil || probe["statusCode"] == nil || json.Unmarshal(out, &resp) != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(out)
+		return
+	}
+	h := w.Header()
+	for k, v := range resp.Headers {
+		h.Set(k, v)
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	for _, c := range resp.Cookies {
+		h.Add("Set-Cookie", c)
+	}
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(resp.Body)
+		if err != nil {
+			writeMessage(w, http.StatusBadGateway, "Bad Gateway")
+			return
+		}
+		body = b
+	}
+	if h.Get("Content-Type") == "" && len(body) > 0 {
+		h.Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body)
+}
+
+// writeMessage writes API Gateway's own {"message": "..."} answer.
+func writeMessage(w http.ResponseWriter, status int, message string) {
+	if w == nil {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, "{\"message\":%q}", message)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}

@@ -1,0 +1,237 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/keyward/keyward/infra/stack"
+)
+
+var fakeBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gateway-test")
+	if err != nil {
+		panic(err)
+	}
+	fakeBinary = filepath.Join(dir, "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", fakeBinary, "./testdata/fake")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		panic("build fake bootstrap: " + err.Error())
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func newFunction(t *testing.T, name string) *Function {
+	t.Helper()
+	f := &Function{
+		Name:    name,
+		Binary:  fakeBinary,
+		Env:     []string{"FAKE_NAME=" + name, "PATH=" + os.Getenv("PATH")},
+		Timeout: 5 * time.Second,
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Stderr:  io.Discard,
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
+func newTestGateway(t *testing.T) (*httptest.Server, *Function, *Function) {
+	t.Helper()
+	app, auth := newFunction(t, "AppFunction"), newFunction(t, "AuthorizerFunction")
+	routes := []stack.Route{
+		{Function: "AppFunction", Method: "GET", Path: "/v1/keys/{id}"},
+		{Function: "AppFunction", Method: "POST", Path: "/v1/keys/batch-delete"},
+		{Function: "AppFunction", Method: "POST", Path: "/v1/keys/{id}/rotate"},
+		{Function: "AppFunction", Method: "GET", Path: "/v1/whoami", Authorizer: "KeywardAuth"},
+		{Function: "MissingFunction", Method: "GET", Path: "/missing"},
+	}
+	auths := map[string]stack.Authorizer{"KeywardAuth": {
+		Name: "KeywardAuth", Function: "AuthorizerFunction", SimpleResponses: true, PayloadFormatVersion: "2.0",
+	}}
+	g := New(routes, auths, map[string]Invoker{"AppFunction": app, "AuthorizerFunction": auth},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	return srv, app, auth
+}
+
+type echo struct {
+	Event events.APIGatewayV2HTTPRequest `json:"event"`
+	PID   int                            `json:"pid"`
+	Name  string                         `json:"name"`
+}
+
+func do(t *testing.T, method, url, body string, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestGatewayRoutes(t *testing.T) {
+	srv, _, _ := newTestGateway(t)
+	tests := []struct {
+		name       string
+		method     string
+		path       string
+		body       string
+		header     map[string]string
+		wantStatus int
+		wantRoute  string
+		wantBody   string
+	}{
+		{"path parameter", "POST", "/v1/keys/abc/rotate?x=1&x=2", `{"grace_seconds":0}`, map[string]string{"X-Api-Key": "k"}, 201, "POST /v1/keys/{id}/rotate", ""},
+		{"literal beats parameter", "POST", "/v1/keys/batch-delete", "{}", nil, 201, "POST /v1/keys/batch-delete", ""},
+		{"unknown path", "GET", "/nope", "", nil, 404, "", `{"message":"Not Found"}`},
+		{"unknown method", "DELETE", "/v1/keys/batch-delete", "", nil, 404, "", `{"message":"Not Found"}`},
+		{"function error", "GET", "/v1/keys/x", "boom", nil, 500, "", `{"message":"Internal Server Error"}`},
+		{"missing function", "GET", "/missing", "", nil, 502, "", `{"message":"Bad Gateway"}`},
+		{"authorizer: no identity", "GET", "/v1/whoami", "", nil, 401, "", `{"message":"Unauthorized"}`},
+		{"authorizer: refused", "GET", "/v1/whoami", "", map[string]string{"Authorization": "bad"}, 403, "", `{"message":"Forbidden"}`},
+		{"authorizer: allowed", "GET", "/v1/whoami", "", map[string]string{"Authorization": "good"}, 201, "GET /v1/whoami", ""},
+		{"authorizer: x-api-key", "GET", "/v1/whoami", "", map[string]string{"X-API-Key": "good"}, 201, "GET /v1/whoami", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := do(t, tt.method, srv.URL+tt.path, tt.body, tt.header)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, tt.wantStatus, body)
+			}
+			if tt.wantBody != "" && body != tt.wantBody {
+				t.Errorf("body = %s, want %s", body, tt.wantBody)
+			}
+			if tt.wantRoute == "" {
+				return
+			}
+			if got := resp.Header.Get("X-Route"); got != tt.wantRoute {
+				t.Errorf("X-Route = %q, want %q", got, tt.wantRoute)
+			}
+			if got := resp.Header.Values("X-Multi"); len(got) != 2 || resp.Header.Get("Set-Cookie") != "c=1" {
+				t.Errorf("multi-value headers/cookies lost: %v %v", got, resp.Header.Values("Set-Cookie"))
+			}
+			var e echo
+			if err := json.Unmarshal([]byte(body), &e); err != nil {
+				t.Fatal(err)
+			}
+			ev := e.Event
+			if ev.Version != "2.0" || ev.RouteKey != tt.wantRoute || ev.RequestContext.HTTP.Method != tt.method ||
+				ev.RequestContext.RequestID == "" || ev.RequestContext.HTTP.SourceIP != "127.0.0.1" || ev.Body != tt.body {
+				t.Errorf("event = %+v", ev)
+			}
+			for k := range ev.Headers {
+				if k != strings.ToLower(k) {
+					t.Errorf("header %q not lower case", k)
+				}
+			}
+			switch tt.name {
+			case "path parameter":
+				if ev.PathParameters["id"] != "abc" || ev.QueryStringParameters["x"] != "1,2" || ev.RawQueryString != "x=1&x=2" || ev.Headers["x-api-key"] != "k" {
+					t.Errorf("params/query/headers = %v %v %q %v", ev.PathParameters, ev.QueryStringParameters, ev.RawQueryString, ev.Headers)
+				}
+			case "authorizer: allowed", "authorizer: x-api-key":
+				if a := ev.RequestContext.Authorizer; a == nil || a.Lambda["key_id"] != "k1" {
+					t.Errorf("authorizer context = %+v", a)
+				}
+			}
+		})
+	}
+}
+
+func TestWarmProcessesAreReused(t *testing.T) {
+	srv, app, _ := newTestGateway(t)
+	pids := map[int]bool{}
+	for range 5 {
+		_, body := do(t, "GET", srv.URL+"/v1/keys/a", "", nil)
+		var e echo
+		if err := json.Unmarshal([]byte(body), &e); err != nil {
+			t.Fatal(err)
+		}
+		pids[e.PID] = true
+	}
+	if len(pids) != 1 {
+		t.Errorf("sequential requests used %d processes, want 1 warm one", len(pids))
+	}
+
+	var wg sync.WaitGroup
+	for range 3 * MaxProcesses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, body := do(t, "GET", srv.URL+"/v1/keys/a", "", nil); resp.StatusCode != 201 {
+				t.Errorf("concurrent: %d %s", resp.StatusCode, body)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(app.Processes()); n < 1 || n > MaxProcesses {
+		t.Errorf("processes = %d, want 1..%d", n, MaxProcesses)
+	}
+
+	live := app.Processes()
+	app.Close()
+	for _, pid := range live {
+		if processAlive(pid) {
+			t.Errorf("pid %d still running after Close", pid)
+		}
+	}
+}
+
+func TestInvokeTimeoutKillsProcess(t *testing.T) {
+	f := newFunction(t, "Slow")
+	f.Binary = writeScript(t, "#!/bin/sh\nsleep 30\n")
+	f.Timeout = 300 * time.Millisecond
+	_, err := f.Invoke(context.Background(), []byte(`{}`))
+	fe, ok := err.(*FunctionError)
+	if !ok || fe.Type != "Sandbox.Timedout" {
+		t.Fatalf("err = %v, want Sandbox.Timedout", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(f.Processes()); n != 0 {
+		t.Errorf("processes after timeout = %d, want 0", n)
+	}
+}
+
+func writeScript(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "bootstrap")
+	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	return p.Signal(syscallZero) == nil
+}

@@ -1,0 +1,5 @@
+package gateway
+
+import "syscall"
+
+var syscallZero = syscall.Signal(0)
