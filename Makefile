@@ -20,7 +20,10 @@ LOCAL_BIN := .local/bin
 # Flags shared by every bootstrap build, for Lambda and for the host.
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 # How sam build (BuildMethod: makefile) builds one function: LogicalId -> folder.
-LAMBDA_BUILD = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap
+# make local overrides LAMBDA_GOOS/LAMBDA_GOARCH to build the same recipe for the host.
+LAMBDA_GOOS   ?= linux
+LAMBDA_GOARCH ?= arm64
+LAMBDA_BUILD = GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap
 
 .PHONY: test local sweep lint bench deploy deps prereqs prereqs-go prereqs-services prereqs-cfn clean \
 	build-KeysFunction build-AuthorizerFunction build-TokenFunction build-SweeperFunction \
@@ -66,8 +69,8 @@ bench: prereqs-go deps
 
 ## --- local stack -----------------------------------------------------------------------
 
-# The local gateway and the host bootstraps. The gateway builds the bootstraps itself
-# (one per AWS::Serverless::Function in template.yaml) before it serves.
+# The local gateway. It builds the host bootstraps itself, one per
+# AWS::Serverless::Function in template.yaml, through the build-<LogicalId> targets.
 $(LOCAL_BIN)/keyward-local: FORCE
 	@mkdir -p $(LOCAL_BIN)
 	$(GO) build -trimpath -o $@ ./infra/cmd/local
