@@ -96,6 +96,9 @@ func keyItem(k *Key) (map[string]types.AttributeValue, error) {
 	item["gsi1pk"] = &types.AttributeValueMemberS{Value: ownerPK(k.Owner)}
 	item["gsi2pk"] = &types.AttributeValueMemberS{Value: allKeysPK}
 	item["lsk"] = &types.AttributeValueMemberS{Value: listSK(k)}
+	// A new key is due at once: the sweeper computes its real schedule (see due.go).
+	item[AttrDuePK] = &types.AttributeValueMemberS{Value: DuePK(k.ID)}
+	item[AttrDueAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(DueAtOnce.Unix(), 10)}
 	return item, nil
 }
 
@@ -172,7 +175,12 @@ func (d *Dynamo) GetKey(ctx context.Context, id string) (*Key, error) {
 // together with e. It fails with ErrConflict if the stored version is not
 // k.Version-1 or the stored key is revoked, and ErrNotFound if there is no key.
 // last_used_at and last_used_ip are left alone: they have their own writer.
+// The key becomes due at once (the sweeper reschedules it) and loses any purge time.
 func (d *Dynamo) UpdateKey(ctx context.Context, k *Key, e *Event) error {
+	return d.updateKey(ctx, k, Schedule{DueAt: DueAtOnce}, e)
+}
+
+func (d *Dynamo) updateKey(ctx context.Context, k *Key, s Schedule, e *Event) error {
 	set := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
 		return u.Set(expression.Name(name), expression.Value(v))
 	}
@@ -195,6 +203,7 @@ func (d *Dynamo) UpdateKey(ctx context.Context, k *Key, e *Event) error {
 	} else {
 		u = u.Remove(expression.Name("previous"))
 	}
+	u = s.apply(u, k.ID)
 	cond := expression.AttributeExists(expression.Name("pk")).
 		And(expression.Name("version").Equal(expression.Value(k.Version - 1))).
 		And(expression.Name("status").NotEqual(expression.Value(StatusRevoked)))
