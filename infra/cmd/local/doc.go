@@ -4,7 +4,9 @@
 // infra/services.sh started, and serves the HttpApi routes through the real binaries
 // (package gateway). `local sweep` invokes SweeperFunction once against that stack.
 //
-// Files: .local/bin/<LogicalId>/bootstrap, .local/root-key (the root credential),
-// .local/stack.json (the running stack's endpoints, for sweep). env.json (SAM
-// --env-vars format) overrides the template's environment.
+// Files, in .local (or $KEYWARD_LOCAL_DIR): bin/<LogicalId>/bootstrap, root-key (the
+// root credential), stack.json (the running stack's endpoints, for sweep) and, when
+// KEYWARD_DDB_PATH keeps the table on disk, secrets.json (the pepper and root, so that
+// stored keys still verify after a restart). Otherwise all local state is in memory.
+// env.json (SAM --env-vars format) overrides the template's environment.
 package main

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,33 +9,19 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"sort"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/keyward/keyward/infra/gateway"
+	"github.com/keyward/keyward/infra/localstack"
 	"github.com/keyward/keyward/infra/stack"
 )
-
-// awsVars are passed from infra/services.sh to every function.
-var awsVars = []string{
-	"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SNS",
-	"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_REGION", "AWS_DEFAULT_REGION",
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED",
-}
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -76,137 +60,37 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.msg }
 
-// project is the repository, its template, and the local names of its resources.
-type project struct {
-	root  string
-	tmpl  *stack.Template
-	refs  map[string]string
-	funcs []stack.Function
-	env   map[string]map[string]string // env.json
-}
-
-func loadProject() (*project, error) {
-	path, err := stack.FindTemplate(".")
-	if err != nil {
-		return nil, err
-	}
-	tmpl, err := stack.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	p := &project{root: filepath.Dir(path), tmpl: tmpl, refs: tmpl.LocalRefs(), env: map[string]map[string]string{}}
-	if p.funcs, err = tmpl.Functions(p.refs); err != nil {
-		return nil, err
-	}
-	if data, err := os.ReadFile(filepath.Join(p.root, "env.json")); err == nil {
-		if err := json.Unmarshal(data, &p.env); err != nil {
-			return nil, fmt.Errorf("env.json: %w", err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	return p, nil
-}
-
-func (p *project) local(parts ...string) string {
-	return filepath.Join(append([]string{p.root, ".local"}, parts...)...)
-}
-
-// build builds fn's bootstrap for the host through the Makefile's build-<LogicalId>
-// target, the one sam build uses, and returns its path.
-func (p *project) build(ctx context.Context, fn string) (string, error) {
-	dir := p.local("bin", fn)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	cmd := exec.CommandContext(ctx, "make", "-s", "--no-print-directory", "build-"+fn,
-		"ARTIFACTS_DIR="+dir, "LAMBDA_GOOS="+runtime.GOOS, "LAMBDA_GOARCH="+runtime.GOARCH)
-	cmd.Dir = p.root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("make build-%s: %v\n%s", fn, err, strings.TrimSpace(string(out)))
-	}
-	return filepath.Join(dir, "bootstrap"), nil
-}
-
-// childEnv is fn's environment: the template's, then env.json's Parameters and
-// function section, then the local services, then what Lambda itself sets.
-func (p *project) childEnv(fn stack.Function, aws map[string]string) []string {
-	env := map[string]string{}
-	for k, v := range fn.Environment {
-		env[k] = v
-	}
-	for k, v := range p.env["Parameters"] {
-		env[k] = v
-	}
-	for k, v := range p.env[fn.LogicalID] {
-		env[k] = v
-	}
-	for k, v := range aws {
-		env[k] = v
-	}
-	env["AWS_LAMBDA_FUNCTION_NAME"] = fn.LogicalID
-	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(fn.MemorySize)
-	env["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST"
-	env["_HANDLER"] = "bootstrap"
-	env["TZ"] = ":UTC"
-	env["PATH"] = os.Getenv("PATH")
-	if now := os.Getenv("NOW"); now != "" {
-		env["NOW"] = now
-	}
-	out := make([]string, 0, len(env))
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (p *project) function(ctx context.Context, fn stack.Function, aws map[string]string, log *slog.Logger) (*gateway.Function, error) {
-	bin, err := p.build(ctx, fn.LogicalID)
-	if err != nil {
-		return nil, err
-	}
-	return &gateway.Function{
-		Name:    fn.LogicalID,
-		Binary:  bin,
-		Env:     p.childEnv(fn, aws),
-		Timeout: time.Duration(fn.Timeout) * time.Second,
-		Log:     log,
-	}, nil
-}
-
 func serve(ctx context.Context, log *slog.Logger) error {
 	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
 		return errors.New("the local services are not running: use make local (infra/services.sh starts them)")
 	}
-	p, err := loadProject()
+	p, err := localstack.Load(".")
 	if err != nil {
 		return err
 	}
-	awsEnv := map[string]string{}
-	for _, k := range awsVars {
-		awsEnv[k] = os.Getenv(k)
+	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
+		return err
 	}
+	awsEnv := localstack.AWSEnv()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
-	if err := p.createTables(ctx, dynamodb.NewFromConfig(cfg)); err != nil {
+	if err := p.CreateTables(ctx, dynamodb.NewFromConfig(cfg)); err != nil {
 		return err
 	}
-	rootKey, err := p.seedSecrets(ctx, secretsmanager.NewFromConfig(cfg))
+	rootKey, err := seedSecrets(ctx, p, secretsmanager.NewFromConfig(cfg))
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(p.local("root-key"), []byte(rootKey+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(p.Path("root-key"), []byte(rootKey+"\n"), 0o600); err != nil {
 		return err
 	}
 	state, _ := json.MarshalIndent(map[string]any{"env": awsEnv}, "", "  ")
-	if err := os.WriteFile(p.local("stack.json"), state, 0o600); err != nil {
+	if err := os.WriteFile(p.Path("stack.json"), state, 0o600); err != nil {
 		return err
 	}
-	defer os.Remove(p.local("stack.json"))
+	defer os.Remove(p.Path("stack.json"))
 
 	invokers := map[string]gateway.Invoker{}
 	var running []*gateway.Function
@@ -215,20 +99,21 @@ func serve(ctx context.Context, log *slog.Logger) error {
 			f.Close()
 		}
 	}()
-	for _, fn := range p.funcs {
-		f, err := p.function(ctx, fn, awsEnv, log)
+	for _, fn := range p.Functions {
+		bin, err := p.BuildHost(ctx, fn.LogicalID)
 		if err != nil {
 			log.Warn("function not built; its routes answer 502", "function", fn.LogicalID, "err", err)
 			continue
 		}
+		f := p.NewFunction(fn, bin, awsEnv, log)
 		invokers[fn.LogicalID] = f
 		running = append(running, f)
 	}
 	var routes []stack.Route
-	for _, fn := range p.funcs {
+	for _, fn := range p.Functions {
 		routes = append(routes, fn.Routes...)
 	}
-	g := gateway.New(routes, p.tmpl.Authorizers(), invokers, log)
+	g := gateway.New(routes, p.Template.Authorizers(), invokers, log)
 
 	port := os.Getenv("PORT")
 	if port == "" {
@@ -281,79 +166,16 @@ func waitReady(ctx context.Context, base string, routes []stack.Route, log *slog
 	log.Info("ready", "url", base)
 }
 
-func (p *project) createTables(ctx context.Context, ddb *dynamodb.Client) error {
-	for _, id := range p.tmpl.ResourcesOfType("AWS::DynamoDB::Table") {
-		name := p.refs[id]
-		in, err := p.tmpl.CreateTableInput(id, name)
-		if err != nil {
-			return err
-		}
-		_, err = ddb.CreateTable(ctx, in)
-		var exists *ddbtypes.ResourceInUseException
-		if errors.As(err, &exists) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("create table %s: %w", name, err)
-		}
-		attr, err := p.tmpl.TTLAttribute(id)
-		if err != nil {
-			return err
-		}
-		if attr != "" {
-			if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-				TableName:               aws.String(name),
-				TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(attr), Enabled: aws.Bool(true)},
-			}); err != nil {
-				return fmt.Errorf("enable TTL on %s: %w", name, err)
-			}
-		}
-	}
-	return nil
-}
-
-// seedSecrets creates every AWS::SecretsManager::Secret: RootSecret holds the root
-// credential ($KEYWARD_ROOT_KEY or a new one), the others 48 random bytes.
-func (p *project) seedSecrets(ctx context.Context, sm *secretsmanager.Client) (string, error) {
-	rootKey := os.Getenv("KEYWARD_ROOT_KEY")
-	if rootKey == "" {
-		rootKey = "kw_root_" + randomString(32)
-	}
-	for _, id := range p.tmpl.ResourcesOfType("AWS::SecretsManager::Secret") {
-		value := randomString(48)
-		if id == "RootSecret" {
-			value = rootKey
-		}
-		name := p.refs[id]
-		_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
-		var exists *smtypes.ResourceExistsException
-		if errors.As(err, &exists) && id == "RootSecret" {
-			_, err = sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
-		} else if errors.As(err, &exists) {
-			err = nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("seed secret %s: %w", name, err)
-		}
-	}
-	return rootKey, nil
-}
-
 func sweep(ctx context.Context, log *slog.Logger) error {
-	p, err := loadProject()
+	p, err := localstack.Load(".")
 	if err != nil {
 		return err
 	}
-	var fn *stack.Function
-	for i := range p.funcs {
-		if p.funcs[i].LogicalID == "SweeperFunction" {
-			fn = &p.funcs[i]
-		}
-	}
-	if fn == nil {
+	fn, ok := p.Function("SweeperFunction")
+	if !ok {
 		return exitError{2, "template.yaml has no SweeperFunction yet; nothing to sweep"}
 	}
-	data, err := os.ReadFile(p.local("stack.json"))
+	data, err := os.ReadFile(p.Path("stack.json"))
 	if err != nil {
 		return exitError{1, "the local stack is not running: start it with make local"}
 	}
@@ -363,14 +185,15 @@ func sweep(ctx context.Context, log *slog.Logger) error {
 	if err := json.Unmarshal(data, &state); err != nil {
 		return fmt.Errorf(".local/stack.json: %w", err)
 	}
-	event, err := scheduledEvent(p.root)
+	event, err := scheduledEvent(p.Root)
 	if err != nil {
 		return err
 	}
-	f, err := p.function(ctx, *fn, state.Env, log)
+	bin, err := p.BuildHost(ctx, fn.LogicalID)
 	if err != nil {
 		return err
 	}
+	f := p.NewFunction(fn, bin, state.Env, log)
 	defer f.Close()
 	out, err := f.Invoke(ctx, event)
 	if err != nil {
@@ -411,8 +234,40 @@ func scheduledEvent(root string) ([]byte, error) {
 	return data, os.WriteFile(path, data, 0o644)
 }
 
-func randomString(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	return base64.RawURLEncoding.EncodeToString(b)
+// seedSecrets seeds the template's secrets and returns the root credential:
+// $KEYWARD_ROOT_KEY, else a new one. When KEYWARD_DDB_PATH keeps the table on disk,
+// the secrets are kept too (<state dir>/secrets.json), since keys stored under one
+// pepper do not verify under another.
+func seedSecrets(ctx context.Context, p *localstack.Project, sm *secretsmanager.Client) (string, error) {
+	values := map[string]string{}
+	saved := ""
+	if os.Getenv("KEYWARD_DDB_PATH") != "" {
+		saved = p.Path("secrets.json")
+		if data, err := os.ReadFile(saved); err == nil {
+			if err := json.Unmarshal(data, &values); err != nil {
+				return "", fmt.Errorf("%s: %w", saved, err)
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+	}
+	if k := os.Getenv("KEYWARD_ROOT_KEY"); k != "" {
+		values[rootSecret] = k
+	} else if values[rootSecret] == "" {
+		values[rootSecret] = localstack.NewRootKey()
+	}
+	used, err := p.SeedSecrets(ctx, sm, values)
+	if err != nil {
+		return "", err
+	}
+	if saved != "" {
+		data, _ := json.MarshalIndent(used, "", "  ")
+		if err := os.WriteFile(saved, data, 0o600); err != nil {
+			return "", err
+		}
+	}
+	return used[rootSecret], nil
 }
+
+// rootSecret is the logical id of the secret that holds the root credential.
+const rootSecret = "RootSecret"
