@@ -74,6 +74,7 @@ func (a *API) Router() *httpapi.Router {
 	r.Handle("POST /v1/keys/batch-delete", a.with("keys:write", a.batchDelete))
 	r.Handle("GET /v1/keys/{id}/events", a.with("audit:read", a.keyEvents))
 	r.Handle("GET /v1/audit", a.with("audit:read", a.audit))
+	r.Handle("GET /v1/whoami", a.whoami)
 	r.Handle("GET /v1/openapi.json", a.openAPI)
 	return r
 }

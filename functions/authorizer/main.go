@@ -1,0 +1,33 @@
+// Command authorizer is Keyward's Lambda authorizer: REST REQUEST, REST TOKEN and
+// HTTP API payload 2.0 events, one handler.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/keyward/keyward/pkg/authorizer"
+	"github.com/keyward/keyward/pkg/service"
+)
+
+func main() {
+	ctx := context.Background()
+	deps, err := service.Load(ctx)
+	if err != nil {
+		slog.Error("authorizer: cold start", "err", err)
+		os.Exit(1)
+	}
+	cfg, err := authorizer.ConfigFromEnv()
+	if err != nil {
+		slog.Error("authorizer: config", "err", err)
+		os.Exit(1)
+	}
+	a, err := authorizer.New(ctx, deps, cfg)
+	if err != nil {
+		slog.Error("authorizer: cold start", "err", err)
+		os.Exit(1)
+	}
+	lambda.StartHandlerFunc(a.Handle)
+}

@@ -1,0 +1,226 @@
+package authorizer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/keyward/keyward/pkg/apikey"
+	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/routeconfig"
+)
+
+// ErrUnauthorized is the REST answer to an invalid credential: API Gateway maps exactly
+// this message to 401.
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// ErrUnavailable is the answer when the infrastructure fails. API Gateway maps it to
+// 500 and does not cache it: the request fails closed, and a caller is not left
+// refused for the cache TTL once the failure is over.
+var ErrUnavailable = errors.New("keyward authorizer: unavailable")
+
+// Routes gives the route table in force.
+type Routes interface {
+	// Current returns the table, reloading it when due; an error means no table at all.
+	Current(ctx context.Context) (*routeconfig.Table, error)
+}
+
+// Guard counts failed attempts per key id and source IP.
+type Guard interface {
+	// Locked reports, without I/O, whether the pair is known to be locked at now.
+	Locked(keyID, ip string, now time.Time) bool
+	// Fail records a failed attempt; it reports whether the pair was already locked.
+	Fail(ctx context.Context, keyID, ip string, now time.Time) (bool, error)
+}
+
+// Usage records the last use of keys.
+type Usage interface {
+	// Touch records a use of keyID from ip, at most once per key per interval.
+	Touch(ctx context.Context, keyID, ip, actor string, now time.Time) (bool, error)
+}
+
+// Authorizer answers API Gateway authorizer events. Verifier and Routes are required;
+// Guard and Usage may be nil (no lockout, no last-used writes).
+type Authorizer struct {
+	Verifier *auth.Verifier
+	Routes   Routes
+	Guard    Guard
+	Usage    Usage
+	Log      *slog.Logger
+}
+
+// Why a request is refused, in the answer's context and the logs.
+const (
+	codeInvalid      = "invalid_credential"
+	codeScope        = "insufficient_scope"
+	codeIP           = "ip_not_allowed"
+	codeTooMany      = "too_many_attempts"
+	codeUnknownRoute = "unknown_route"
+)
+
+// outcome is the decision for one request, before it is shaped for its event kind.
+type outcome struct {
+	principal auth.Principal
+	allowed   bool
+	invalid   bool   // the credential itself is refused: REST 401
+	code      string // why not allowed
+}
+
+// Handle answers one authorizer event of any kind; use it with lambda.StartHandlerFunc.
+func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	req, err := parseEvent(raw)
+	if err != nil {
+		a.Log.ErrorContext(ctx, "authorizer: bad event", "err", err)
+		return nil, ErrUnavailable
+	}
+	table, err := a.Routes.Current(ctx)
+	if err != nil {
+		a.Log.ErrorContext(ctx, "authorizer: route table", "err", err)
+		return nil, ErrUnavailable
+	}
+	out, err := a.decide(ctx, req, table)
+	if err != nil {
+		a.Log.ErrorContext(ctx, "authorizer: failing closed", "kind", req.kind.String(), "err", err)
+		return nil, ErrUnavailable
+	}
+	if !out.allowed {
+		a.Log.InfoContext(ctx, "authorizer: refused", "kind", req.kind.String(), "code", out.code,
+			"key_id", out.principal.KeyID, "ip", req.sourceIP, "route", req.method+" "+req.path)
+	}
+	return a.answer(req, table, out)
+}
+
+// decide verifies the credential and checks the route's scope.
+func (a *Authorizer) decide(ctx context.Context, req request, table *routeconfig.Table) (outcome, error) {
+	now := a.Verifier.Now()
+	// The lockout needs the key id; parsing is the same no-I/O check Verify starts with.
+	// TOKEN events carry no source IP, so there is no pair to count: a shared "" address
+	// would let an attacker lock the real client out.
+	keyID := ""
+	if req.sourceIP != "" && a.Guard != nil {
+		if k, err := apikey.Parse(req.credential, a.Verifier.Prefix); err == nil {
+			keyID = k.ID
+			if a.Guard.Locked(keyID, req.sourceIP, now) {
+				return outcome{code: codeTooMany}, nil
+			}
+		}
+	}
+	d, err := a.Verifier.Verify(ctx, req.credential, req.sourceIP)
+	if err != nil {
+		return outcome{}, err
+	}
+	switch d.Reason {
+	case auth.Accepted:
+	case auth.IPNotAllowed:
+		return outcome{code: codeIP}, nil
+	case auth.Unknown:
+		if keyID != "" {
+			locked, err := a.Guard.Fail(ctx, keyID, req.sourceIP, now)
+			if err != nil {
+				// The refusal stands; only the count is lost.
+				a.Log.ErrorContext(ctx, "authorizer: count failed attempt", "key_id", keyID, "err", err)
+			}
+			if locked {
+				return outcome{code: codeTooMany}, nil
+			}
+		}
+		return outcome{invalid: true, code: codeInvalid}, nil
+	default:
+		return outcome{invalid: true, code: codeInvalid}, nil
+	}
+	p := d.Principal
+	if a.Usage != nil && p.Kind != auth.KindRoot {
+		if _, err := a.Usage.Touch(ctx, p.KeyID, req.sourceIP, p.KeyID, now); err != nil {
+			// Last-used is bookkeeping: its failure never changes the answer.
+			a.Log.WarnContext(ctx, "authorizer: record last use", "key_id", p.KeyID, "err", err)
+		}
+	}
+	out := outcome{principal: p, allowed: true}
+	if !permits(table, p, req.method, req.path) {
+		out.allowed, out.code = false, codeScope
+		if _, ok := table.Match(req.method, req.path); !ok {
+			out.code = codeUnknownRoute
+		}
+	}
+	return out, nil
+}
+
+// permits reports whether p may call method path under table. An unknown route is
+// denied to everyone.
+func permits(table *routeconfig.Table, p auth.Principal, method, path string) bool {
+	r, ok := table.Match(method, path)
+	return ok && allowsRule(p, r)
+}
+
+func allowsRule(p auth.Principal, r routeconfig.Rule) bool {
+	return r.Scope == "" || p.Scopes.AllowsString(r.Scope)
+}
+
+// contextOf is the answer's context: strings only, as API Gateway requires.
+func contextOf(out outcome) map[string]any {
+	if out.principal.KeyID == "" {
+		if out.code == "" {
+			return nil
+		}
+		return map[string]any{"error": out.code}
+	}
+	c := map[string]any{
+		"key_id": out.principal.KeyID,
+		"owner":  out.principal.Owner,
+		"scopes": out.principal.Scopes.Join(),
+		"auth":   out.principal.Kind,
+	}
+	if out.code != "" {
+		c["error"] = out.code
+	}
+	return c
+}
+
+// answer shapes the outcome for the event kind.
+func (a *Authorizer) answer(req request, table *routeconfig.Table, out outcome) (any, error) {
+	if req.kind == HTTPSimple {
+		// Simple responses have no status: every refusal is a 403 from API Gateway
+		// (a missing identity source is its own 401, before this function runs).
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: out.allowed, Context: contextOf(out)}, nil
+	}
+	if out.invalid {
+		return nil, ErrUnauthorized
+	}
+	principal := out.principal.KeyID
+	if principal == "" {
+		principal = "anonymous"
+	}
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID:    principal,
+		PolicyDocument: policy(req, table, out),
+		Context:        contextOf(out),
+	}, nil
+}
+
+// policy is the IAM policy of a REST answer. It decides the called route only: the
+// methodArn, and the matched route's pattern with its path parameters as wildcards
+// (GET/orders/*), so a policy API Gateway caches is right for every request of that
+// route. It must never be reused for another route, because an ARN wildcard also
+// matches deeper paths (GET/orders/* matches GET/orders/1/refunds): when caching, the
+// identity sources must include the method and the resource path (see doc.go).
+func policy(req request, table *routeconfig.Table, out outcome) events.APIGatewayCustomAuthorizerPolicy {
+	resources := []string{req.arn}
+	if prefix, _, ok := arnBase(req.arn); ok {
+		if r, ok := table.Match(req.method, req.path); ok {
+			if p := prefix + r.ARNPath(); p != req.arn {
+				resources = append(resources, p)
+			}
+		}
+	}
+	effect := "Deny"
+	if out.allowed {
+		effect = "Allow"
+	}
+	return events.APIGatewayCustomAuthorizerPolicy{
+		Version:   "2012-10-17",
+		Statement: []events.IAMPolicyStatement{{Action: []string{"execute-api:Invoke"}, Effect: effect, Resource: resources}},
+	}
+}

@@ -1,0 +1,67 @@
+package authorizer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/keyward/keyward/pkg/lockout"
+	"github.com/keyward/keyward/pkg/routeconfig"
+	"github.com/keyward/keyward/pkg/service"
+	"github.com/keyward/keyward/pkg/usage"
+)
+
+// Config is the authorizer's own environment, beside service.Config.
+type Config struct {
+	RouteScopes string         // ROUTE_SCOPES: JSON pattern → scope, overlaid by the CONFIG/ROUTES item
+	ReloadEvery time.Duration  // ROUTES_RELOAD_SECONDS, default 30
+	Lockout     lockout.Config // LOCKOUT_MAX_FAILURES (5), LOCKOUT_WINDOW_SECONDS (300), LOCKOUT_COOLDOWN_SECONDS (300)
+	TokenKeyTTL time.Duration  // TOKEN_KEY_CACHE_SECONDS, default and maximum 5
+}
+
+// ConfigFromEnv reads Config from the environment.
+func ConfigFromEnv() (Config, error) {
+	c := Config{RouteScopes: os.Getenv("ROUTE_SCOPES")}
+	secs := func(name string, def int) (time.Duration, error) {
+		n, err := service.Int(name, def)
+		return time.Duration(n) * time.Second, err
+	}
+	var err error
+	if c.ReloadEvery, err = secs("ROUTES_RELOAD_SECONDS", 30); err != nil {
+		return Config{}, err
+	}
+	if c.Lockout.MaxFailures, err = service.Int("LOCKOUT_MAX_FAILURES", 5); err != nil {
+		return Config{}, err
+	}
+	if c.Lockout.Window, err = secs("LOCKOUT_WINDOW_SECONDS", 300); err != nil {
+		return Config{}, err
+	}
+	if c.Lockout.Cooldown, err = secs("LOCKOUT_COOLDOWN_SECONDS", 300); err != nil {
+		return Config{}, err
+	}
+	if c.TokenKeyTTL, err = secs("TOKEN_KEY_CACHE_SECONDS", 5); err != nil {
+		return Config{}, err
+	}
+	if c.TokenKeyTTL > MaxKeyCacheTTL {
+		return Config{}, fmt.Errorf("TOKEN_KEY_CACHE_SECONDS: at most %d", int(MaxKeyCacheTTL/time.Second))
+	}
+	return c, nil
+}
+
+// New builds the authorizer on the shared dependencies: it loads the route table (cold
+// start) and puts the token revocation cache behind deps.Verifier.
+func New(ctx context.Context, deps *service.Deps, cfg Config) (*Authorizer, error) {
+	routes, err := routeconfig.NewLoader(ctx, deps.DDB, deps.Config.Table, cfg.RouteScopes, cfg.ReloadEvery)
+	if err != nil {
+		return nil, fmt.Errorf("route table: %w", err)
+	}
+	deps.Verifier.TokenKeys = NewKeyCache(deps.Store, cfg.TokenKeyTTL, deps.Verifier.Now)
+	return &Authorizer{
+		Verifier: deps.Verifier,
+		Routes:   routes,
+		Guard:    lockout.New(deps.DDB, deps.Config.Table, deps.Store, cfg.Lockout),
+		Usage:    usage.New(deps.DDB, deps.Config.Table, deps.Store),
+		Log:      deps.Log,
+	}, nil
+}

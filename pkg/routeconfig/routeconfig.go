@@ -1,0 +1,278 @@
+package routeconfig
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/keyward/keyward/pkg/scope"
+)
+
+// AnyMethod is the method of a pattern that matches every method.
+const AnyMethod = "ANY"
+
+// Item keys of the route table's item in the Keyward table.
+const (
+	ItemPK = "CONFIG"
+	ItemSK = "ROUTES"
+)
+
+// Rule is one pattern and the scope it needs.
+type Rule struct {
+	Method string // upper case, or AnyMethod
+	Path   string // e.g. /orders/{id}
+	Scope  string // "" means any valid credential
+	segs   []string
+}
+
+// Pattern returns the rule as written in the configuration, e.g. "GET /orders/{id}".
+func (r Rule) Pattern() string { return r.Method + " " + r.Path }
+
+// ARNPath returns the rule as the method/path tail of an execute-api ARN, with every
+// path parameter as a wildcard: "GET/orders/*".
+func (r Rule) ARNPath() string {
+	m := r.Method
+	if m == AnyMethod {
+		m = "*"
+	}
+	var b strings.Builder
+	b.WriteString(m)
+	for _, s := range r.segs {
+		b.WriteByte('/')
+		if isParam(s) {
+			b.WriteByte('*')
+		} else {
+			b.WriteString(s)
+		}
+	}
+	if len(r.segs) == 0 {
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+// Table is an immutable set of rules.
+type Table struct{ rules []Rule }
+
+// Parse builds a table from pattern → scope.
+func Parse(m map[string]string) (*Table, error) {
+	t := &Table{}
+	for pattern, sc := range m {
+		method, path, ok := strings.Cut(strings.TrimSpace(pattern), " ")
+		path = strings.TrimSpace(path)
+		if !ok || method == "" || !strings.HasPrefix(path, "/") {
+			return nil, fmt.Errorf("route %q: want \"METHOD /path\"", pattern)
+		}
+		if sc != "" {
+			if _, err := scope.Parse(sc); err != nil {
+				return nil, fmt.Errorf("route %q: scope %q: %w", pattern, sc, err)
+			}
+		}
+		segs := split(path)
+		for i, s := range segs {
+			if greedy(s) && i != len(segs)-1 {
+				return nil, fmt.Errorf("route %q: a {name+} segment must be last", pattern)
+			}
+		}
+		t.rules = append(t.rules, Rule{Method: strings.ToUpper(method), Path: path, Scope: sc, segs: segs})
+	}
+	sort.SliceStable(t.rules, func(i, j int) bool { return moreSpecific(t.rules[i], t.rules[j]) })
+	return t, nil
+}
+
+// ParseJSON builds a table from its JSON form; "" is the empty table.
+func ParseJSON(s string) (*Table, error) {
+	m := map[string]string{}
+	if strings.TrimSpace(s) != "" {
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			return nil, fmt.Errorf("route table: %w", err)
+		}
+	}
+	return Parse(m)
+}
+
+// Rules returns the rules, most specific first.
+func (t *Table) Rules() []Rule { return t.rules }
+
+// Match returns the most specific rule for method and path (a concrete path or a
+// route template such as /orders/{id}).
+func (t *Table) Match(method, path string) (Rule, bool) {
+	segs := split(path)
+	for _, r := range t.rules {
+		if (r.Method == AnyMethod || strings.EqualFold(r.Method, method)) && matches(r.segs, segs) {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+func split(path string) []string {
+	path = strings.Trim(path, "/")
+	if path == "" {
+		return nil
+	}
+	return strings.Split(path, "/")
+}
+
+func isParam(s string) bool { return len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' }
+func greedy(s string) bool  { return isParam(s) && strings.HasSuffix(s, "+}") }
+
+func matches(pattern, segs []string) bool {
+	for i, p := range pattern {
+		if greedy(p) {
+			return len(segs) > i
+		}
+		if i >= len(segs) || segs[i] == "" {
+			return false
+		}
+		if !isParam(p) && p != segs[i] {
+			return false
+		}
+	}
+	return len(pattern) == len(segs)
+}
+
+// moreSpecific orders rules the way API Gateway picks a route: segment by segment a
+// literal beats {name}, which beats {name+}; then a longer path; then a method beats ANY.
+func moreSpecific(a, b Rule) bool {
+	rank := func(s string) int {
+		switch {
+		case greedy(s):
+			return 2
+		case isParam(s):
+			return 1
+		}
+		return 0
+	}
+	for i := 0; i < len(a.segs) && i < len(b.segs); i++ {
+		if ra, rb := rank(a.segs[i]), rank(b.segs[i]); ra != rb {
+			return ra < rb
+		}
+	}
+	if len(a.segs) != len(b.segs) {
+		return len(a.segs) > len(b.segs)
+	}
+	if (a.Method == AnyMethod) != (b.Method == AnyMethod) {
+		return b.Method == AnyMethod
+	}
+	return a.Pattern() < b.Pattern()
+}
+
+// ItemReader reads the configuration item.
+type ItemReader interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Loader keeps the current table, reloading it every interval.
+type Loader struct {
+	db    ItemReader // nil: the environment's table only
+	table string
+	base  map[string]string
+	every time.Duration
+	now   func() time.Time
+
+	mu       sync.Mutex
+	cur      *Table
+	loadedAt time.Time
+}
+
+// NewLoader loads the table at cold start: base (the JSON of ROUTE_SCOPES) overlaid
+// with the item pk=CONFIG sk=ROUTES of table, if db is not nil.
+func NewLoader(ctx context.Context, db ItemReader, table, baseJSON string, every time.Duration) (*Loader, error) {
+	base := map[string]string{}
+	if strings.TrimSpace(baseJSON) != "" {
+		if err := json.Unmarshal([]byte(baseJSON), &base); err != nil {
+			return nil, fmt.Errorf("ROUTE_SCOPES: %w", err)
+		}
+	}
+	if _, err := Parse(base); err != nil {
+		return nil, fmt.Errorf("ROUTE_SCOPES: %w", err)
+	}
+	l := &Loader{db: db, table: table, base: base, every: every, now: time.Now}
+	if err := l.load(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Current returns the table, reloading it first when it is older than the interval.
+// A failed reload keeps the last good table (and is retried at the next interval).
+func (l *Loader) Current(ctx context.Context) (*Table, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.now().Sub(l.loadedAt) >= l.every {
+		if err := l.load(ctx); err != nil && l.cur == nil {
+			return nil, err
+		}
+	}
+	return l.cur, nil
+}
+
+// load reads the item and rebuilds the table; the caller holds mu (or owns l).
+func (l *Loader) load(ctx context.Context) error {
+	l.loadedAt = l.now()
+	m := make(map[string]string, len(l.base))
+	for k, v := range l.base {
+		m[k] = v
+	}
+	if l.db != nil {
+		out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(l.table),
+			Key: map[string]types.AttributeValue{
+				"pk": &types.AttributeValueMemberS{Value: ItemPK},
+				"sk": &types.AttributeValueMemberS{Value: ItemSK},
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("read route table: %w", err)
+		}
+		if av, ok := out.Item["routes"]; ok {
+			var item map[string]string
+			if err := attributevalue.Unmarshal(av, &item); err != nil {
+				return fmt.Errorf("route table item: %w", err)
+			}
+			for k, v := range item {
+				m[k] = v
+			}
+		}
+	}
+	t, err := Parse(m)
+	if err != nil {
+		return err
+	}
+	l.cur = t
+	return nil
+}
+
+// Put writes the route table item (pattern → scope), replacing the stored one.
+func Put(ctx context.Context, db interface {
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}, table string, routes map[string]string) error {
+	if _, err := Parse(routes); err != nil {
+		return err
+	}
+	av, err := attributevalue.Marshal(routes)
+	if err != nil {
+		return fmt.Errorf("marshal routes: %w", err)
+	}
+	_, err = db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(table),
+		Item: map[string]types.AttributeValue{
+			"pk":     &types.AttributeValueMemberS{Value: ItemPK},
+			"sk":     &types.AttributeValueMemberS{Value: ItemSK},
+			"routes": av,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("put route table: %w", err)
+	}
+	return nil
+}
