@@ -1,0 +1,11 @@
+// Package e2e holds the tests that run Keyward's real bootstraps: every events/*.json
+// fixture against the function it belongs to, the whole local stack (infra/cmd/local
+// under infra/services.sh) driven over HTTP, and the README's walkthrough. It has no
+// code of its own outside tests.
+//
+// Which function a fixture belongs to: events/authorizer-*.json to AuthorizerFunction,
+// events/scheduled.json to SweeperFunction, a fixture with a routeKey to the function
+// that template.yaml routes it to, and any other fixture to the function whose
+// build-<LogicalId> target builds functions/<name>, where <name> begins the
+// fixture's file name (events/rotate-signing-key.json: functions/rotate-signing-key).
+package e2e
