@@ -1,0 +1,453 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/infra/localstack"
+)
+
+// localStack is infra/cmd/local serving under its own infra/services.sh.
+type localStack struct {
+	base  string
+	dir   string // KEYWARD_LOCAL_DIR
+	root  string // the root credential
+	cmd   *exec.Cmd
+	out   *lockedBuffer
+	p     *localstack.Project
+	procs map[int]string // every descendant seen while running: pid -> start time
+}
+
+// startStack builds infra/cmd/local and runs `infra/services.sh keyward-local serve`
+// on a free port with fresh services and its own state directory, and waits until it
+// logs ready.
+func startStack(t *testing.T) *localStack {
+	t.Helper()
+	p, err := localstack.Load(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &localStack{dir: t.TempDir(), out: &lockedBuffer{}, p: p, procs: map[int]string{}}
+	bin := filepath.Join(s.dir, "keyward-local")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./infra/cmd/local")
+	build.Dir = p.Root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build infra/cmd/local: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	s.base = "http://127.0.0.1:" + port
+	s.cmd = exec.Command(filepath.Join(p.Root, "infra", "services.sh"), bin, "serve")
+	s.cmd.Dir = p.Root
+	s.cmd.Env = append(cleanEnv(), "PORT="+port, "KEYWARD_LOCAL_DIR="+s.dir)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil { // the test ended before stop: leave nothing behind
+			s.snapshot()
+			_ = s.cmd.Process.Signal(os.Interrupt)
+			s.wait(15 * time.Second)
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(s.out.String(), "msg=ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the local stack was not ready within 60 s:\n%s", s.out.String())
+		}
+		if done(s.cmd) {
+			t.Fatalf("the local stack exited:\n%s", s.out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	key, err := os.ReadFile(filepath.Join(s.dir, "root-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.root = strings.TrimSpace(string(key))
+	return s
+}
+
+// cleanEnv is this process's environment without the services of an enclosing
+// infra/services.sh, so that the stack starts its own.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_ENDPOINT_URL") || strings.HasPrefix(k, "KEYWARD_") || k == "PORT" || k == "NOW" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func done(cmd *exec.Cmd) bool {
+	return syscall.Kill(cmd.Process.Pid, 0) != nil
+}
+
+// snapshot records every live descendant of the stack's process (java, moto, the
+// gateway, the bootstraps), which moved to their own process groups.
+func (s *localStack) snapshot() {
+	children := map[int][]int{}
+	starts := map[int]string{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		ppid, start, ok := procStat(pid)
+		if !ok {
+			continue
+		}
+		children[ppid] = append(children[ppid], pid)
+		starts[pid] = start
+	}
+	queue := []int{s.cmd.Process.Pid}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, c := range children[pid] {
+			s.procs[c] = starts[c]
+			queue = append(queue, c)
+		}
+	}
+}
+
+// procStat reads a process's parent and start time; ok is false for a process gone
+// or a zombie.
+func procStat(pid int) (ppid int, start string, ok bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, "", false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, "", false
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return 0, "", false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return ppid, f[19], true
+}
+
+func (s *localStack) wait(d time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.cmd.Wait() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(d):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		for pid := range s.procs {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		<-errc
+		return fmt.Errorf("did not exit within %s", d)
+	}
+}
+
+// stop sends SIGINT, as Ctrl-C does, and checks that every process the stack started
+// is gone.
+func (s *localStack) stop(t *testing.T) {
+	t.Helper()
+	s.snapshot()
+	if len(s.procs) == 0 {
+		t.Error("no child processes seen while the stack ran")
+	}
+	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.wait(15 * time.Second); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() < 0 {
+			t.Errorf("after SIGINT: %v\n%s", err, s.out.String())
+		}
+	}
+	// The gateway stops its children as it exits; give the kernel a moment to reap.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var left []string
+		for pid, start := range s.procs {
+			if _, st, ok := procStat(pid); ok && st == start {
+				cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				left = append(left, fmt.Sprintf("%d %s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+			}
+		}
+		left = append(left, processesUnder(s.dir)...)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("processes left behind after SIGINT:\n%s", strings.Join(left, "\n"))
+			for pid := range s.procs {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// processesUnder lists live processes whose executable is under dir (the stack's
+// bootstraps and gateway).
+func processesUnder(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil || !strings.HasPrefix(exe, dir+string(filepath.Separator)) {
+			continue
+		}
+		if _, _, ok := procStat(pid); ok {
+			out = append(out, fmt.Sprintf("%d %s", pid, exe))
+		}
+	}
+	return out
+}
+
+// hasRoute reports whether template.yaml routes key ("POST /v1/oauth/token").
+func (s *localStack) hasRoute(key string) bool {
+	for _, f := range s.p.Functions {
+		for _, r := range f.Routes {
+			if r.Key() == key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// call sends one request and decodes a JSON answer into out (if not nil).
+func call(t *testing.T, method, u, credential, contentType, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if credential != "" {
+		req.Header.Set("Authorization", "Bearer "+credential)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, u, resp.StatusCode, data, err)
+		}
+	}
+	t.Logf("%s %s -> %d %.300s", method, u, resp.StatusCode, data)
+	return resp.StatusCode
+}
+
+// TestLocalStack starts `make local`'s program with its own services, drives it over
+// HTTP (create, token, whoami, rotate, revoke), runs the README walkthrough against
+// it, stops it with SIGINT, and checks that no process is left behind.
+func TestLocalStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole local stack")
+	}
+	for _, tool := range []string{"java", "moto_server", "python3", "make"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("KEYWARD_REQUIRE_SERVICES") == "1" {
+				t.Fatalf("%s is required", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	start := time.Now()
+	s := startStack(t)
+	t.Logf("ready in %s", time.Since(start).Round(time.Millisecond))
+
+	t.Run("flow", func(t *testing.T) { testFlow(t, s) })
+	t.Run("readme", func(t *testing.T) { testWalkthrough(t, s) })
+
+	s.stop(t)
+	t.Logf("whole test in %s", time.Since(start).Round(time.Millisecond))
+}
+
+func testFlow(t *testing.T, s *localStack) {
+	var key struct {
+		ID     string   `json:"id"`
+		Secret string   `json:"secret"`
+		Status string   `json:"status"`
+		Scopes []string `json:"scopes"`
+	}
+	if code := call(t, "POST", s.base+"/v1/keys", s.root, "application/json",
+		`{"name":"e2e","owner":"e2e@example.com","scopes":["keys:read","orders:read"]}`, &key); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	if key.ID == "" || key.Secret == "" {
+		t.Fatalf("create answered no id or secret: %+v", key)
+	}
+
+	const tokenRoute, whoamiRoute = "POST /v1/oauth/token", "GET /v1/whoami"
+	// The token and whoami steps skip, by name, only while template.yaml lacks their
+	// routes; once the routes exist they must work.
+	steps := func(t *testing.T, secret string, wantOK bool) {
+		t.Run("token", func(t *testing.T) {
+			if !s.hasRoute(tokenRoute) {
+				t.Skipf("template.yaml has no %s yet (TokenFunction)", tokenRoute)
+			}
+			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {key.ID}, "client_secret": {secret}}
+			var tok struct {
+				AccessToken string `json:"access_token"`
+				TokenType   string `json:"token_type"`
+			}
+			code := call(t, "POST", s.base+"/v1/oauth/token", "", "application/x-www-form-urlencoded", form.Encode(), &tok)
+			if !wantOK {
+				if code != 400 && code != 401 {
+					t.Errorf("token with a revoked key: %d, want 400 or 401", code)
+				}
+				return
+			}
+			if code != 200 || tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "Bearer") {
+				t.Fatalf("token: %d %+v", code, tok)
+			}
+			t.Run("whoami", func(t *testing.T) {
+				if !s.hasRoute(whoamiRoute) {
+					t.Skipf("template.yaml has no %s yet (authorizer)", whoamiRoute)
+				}
+				var who struct {
+					KeyID string `json:"key_id"`
+					Auth  string `json:"auth"`
+				}
+				if code := call(t, "GET", s.base+"/v1/whoami", tok.AccessToken, "", "", &who); code != 200 || who.KeyID != key.ID || who.Auth != "access_token" {
+					t.Errorf("whoami with the access token: %d %+v", code, who)
+				}
+			})
+		})
+		t.Run("whoami-key", func(t *testing.T) {
+			if !s.hasRoute(whoamiRoute) {
+				t.Skipf("template.yaml has no %s yet (authorizer)", whoamiRoute)
+			}
+			var who struct {
+				KeyID string `json:"key_id"`
+				Auth  string `json:"auth"`
+			}
+			code := call(t, "GET", s.base+"/v1/whoami", secret, "", "", &who)
+			switch {
+			case wantOK && (code != 200 || who.KeyID != key.ID || who.Auth != "api_key"):
+				t.Errorf("whoami with the key: %d %+v", code, who)
+			case !wantOK && code != 401 && code != 403:
+				t.Errorf("whoami with a revoked key: %d, want 401 or 403", code)
+			}
+		})
+	}
+	t.Run("before-rotation", func(t *testing.T) { steps(t, key.Secret, true) })
+
+	var rotated struct {
+		Secret string `json:"secret"`
+	}
+	if code := call(t, "POST", s.base+"/v1/keys/"+key.ID+"/rotate", s.root, "application/json", `{"grace_seconds":0}`, &rotated); code != 200 || rotated.Secret == "" {
+		t.Fatalf("rotate: %d", code)
+	}
+	if code := call(t, "GET", s.base+"/v1/keys/"+key.ID, key.Secret, "", "", nil); code != 401 {
+		t.Errorf("old secret after rotation with no grace: %d, want 401", code)
+	}
+	if code := call(t, "GET", s.base+"/v1/keys/"+key.ID, rotated.Secret, "", "", nil); code != 200 {
+		t.Errorf("new secret after rotation: %d, want 200", code)
+	}
+	t.Run("after-rotation", func(t *testing.T) { steps(t, rotated.Secret, true) })
+
+	var revoked struct {
+		Status string `json:"status"`
+	}
+	if code := call(t, "POST", s.base+"/v1/keys/"+key.ID+"/revoke", s.root, "", "", &revoked); code != 200 || revoked.Status != "revoked" {
+		t.Fatalf("revoke: %d %+v", code, revoked)
+	}
+	if code := call(t, "GET", s.base+"/v1/keys/"+key.ID, rotated.Secret, "", "", nil); code != 401 {
+		t.Errorf("revoked key: %d, want 401", code)
+	}
+	t.Run("after-revocation", func(t *testing.T) { steps(t, rotated.Secret, false) })
+}
+
+// testWalkthrough runs README.md's walkthrough block with bash against the stack.
+func testWalkthrough(t *testing.T, s *localStack) {
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	script := walkthrough(t, filepath.Join(s.p.Root, "README.md"))
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, ".local"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".local", "root-key"), []byte(s.root), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+script)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), "BASE="+s.base)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("README walkthrough: %v\n%s", err, out)
+	}
+	t.Logf("README walkthrough:\n%s", out)
+}
+
+// walkthrough returns the ```sh block that follows the `<!-- walkthrough: ... -->` line.
+func walkthrough(t *testing.T, readme string) string {
+	f, err := os.Open(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b strings.Builder
+	state := 0 // 0: before the marker, 1: before the fence, 2: in the block
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case state == 0 && strings.HasPrefix(line, "<!-- walkthrough:"):
+			state = 1
+		case state == 1 && strings.TrimSpace(line) == "```sh":
+			state = 2
+		case state == 1 && strings.TrimSpace(line) != "":
+			t.Fatalf("README.md: the walkthrough marker is not followed by a ```sh block")
+		case state == 2 && strings.TrimSpace(line) == "```":
+			return b.String()
+		case state == 2:
+			b.WriteString(line + "\n")
+		}
+	}
+	t.Fatalf("README.md: no ```sh block after a <!-- walkthrough: ... --> line")
+	return ""
+}
