@@ -4,7 +4,7 @@
 // Invariants:
 //   - At most one write per key per Interval (60 s) across all instances: the update is
 //     conditional on `attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR
-//     last_used_at < :cutoff)`, so concurrent instances race and one wins. The
+//     last_used_at <= :now-60s)`, so concurrent instances race and one wins. The
 //     key.used event is written only by the winner, right after its update.
 //   - At most one attempt per key per Interval per warm instance: an in-memory mark
 //     is set before trying, so the hot path does no write I/O in between.

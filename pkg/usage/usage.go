@@ -75,7 +75,7 @@ func (r *Recorder) Touch(ctx context.Context, keyID, ip, actor string, now time.
 		Set(expression.Name("last_used_ip"), expression.Value(ip))
 	cond := expression.AttributeExists(expression.Name("pk")).And(
 		expression.AttributeNotExists(expression.Name("last_used_at")).
-			Or(expression.Name("last_used_at").LessThan(expression.Value(now.Add(-Interval).Format(time.RFC3339)))))
+			Or(expression.Name("last_used_at").LessThanEqual(expression.Value(now.Add(-Interval).Format(time.RFC3339)))))
 	expr, err := expression.NewBuilder().WithUpdate(set).WithCondition(cond).Build()
 	if err != nil {
 		return false, fmt.Errorf("usage: build update: %w", err)
