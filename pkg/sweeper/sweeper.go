@@ -567,4 +567,3 @@ func (r *run) updateMarker(ctx context.Context, pk, sk string, u expression.Upda
 
 // String renders the result for logs.
 func (res Result) String() string { b, _ := json.Marshal(res); return string(b) }
-

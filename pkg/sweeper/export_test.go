@@ -1,0 +1,4 @@
+package sweeper
+
+// SetBeforeItem makes s call f before each due item (tests slow a run down with it).
+func SetBeforeItem(s *Sweeper, f func()) { s.beforeItem = f }
