@@ -64,8 +64,12 @@ lint: prereqs-go prereqs-cfn
 	$(GO) vet ./...
 	cfn-lint template.yaml
 
+# Each bench writes its `figure ...` lines to .local/bench/<name>.txt; they are printed last.
 bench: prereqs-go deps
+	@rm -rf .local/bench && mkdir -p .local/bench
 	$(SERVICES) $(GO) test -count=1 -run '^$$' -bench . ./...
+	$(SERVICES) $(GO) run ./infra/cmd/figures >/dev/null
+	@cat .local/bench/*.txt
 
 ## --- local stack -----------------------------------------------------------------------
 
