@@ -52,7 +52,7 @@ func ConfigFromEnv() (Config, error) {
 // New builds the authorizer on the shared dependencies: it loads the route table (cold
 // start) and puts the token revocation cache behind deps.Verifier.
 func New(ctx context.Context, deps *service.Deps, cfg Config) (*Authorizer, error) {
-	routes, err := routeconfig.NewLoader(ctx, deps.DDB, deps.Config.Table, cfg.RouteScopes, cfg.ReloadEvery)
+	routes, err := routeconfig.NewLoader(ctx, deps.Store.DB(), deps.Config.Table, cfg.RouteScopes, cfg.ReloadEvery)
 	if err != nil {
 		return nil, fmt.Errorf("route table: %w", err)
 	}
@@ -60,8 +60,8 @@ func New(ctx context.Context, deps *service.Deps, cfg Config) (*Authorizer, erro
 	return &Authorizer{
 		Verifier: deps.Verifier,
 		Routes:   routes,
-		Guard:    lockout.New(deps.DDB, deps.Config.Table, deps.Store, cfg.Lockout),
-		Usage:    usage.New(deps.DDB, deps.Config.Table, deps.Store),
+		Guard:    lockout.New(deps.Store.DB(), deps.Config.Table, deps.Store, cfg.Lockout),
+		Usage:    usage.New(deps.Store.DB(), deps.Config.Table, deps.Store),
 		Log:      deps.Log,
 	}, nil
 }

@@ -81,7 +81,7 @@ func (failingReader) GetKey(context.Context, string) (*store.Key, error) {
 }
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	env   *testenv.Env
 	deps  *service.Deps
 	clock *clock
@@ -96,7 +96,7 @@ func newHarness(t *testing.T) *harness {
 }
 
 // harnessOn is one cold start of the authorizer on env: a separate instance.
-func harnessOn(t *testing.T, env *testenv.Env, c *clock) *harness {
+func harnessOn(t testing.TB, env *testenv.Env, c *clock) *harness {
 	t.Helper()
 	cfg := service.Config{
 		Table: env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: env.PepperSecretID, RootSecretID: env.RootSecretID,
@@ -151,7 +151,7 @@ func (h *harness) newKey(scopes []string, edit func(k *store.Key, secret func(n 
 
 // fixture reads events/<name>.json with API_KEY replaced by cred, then applies edits
 // to its decoded form.
-func fixture(t *testing.T, name, cred string, edits ...func(ev map[string]any)) json.RawMessage {
+func fixture(t testing.TB, name, cred string, edits ...func(ev map[string]any)) json.RawMessage {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "events", name+".json"))
 	if err != nil {
@@ -305,4 +305,10 @@ func apikeyParse(s string) (string, error) {
 		return "", err
 	}
 	return apikey.NewWithID(testenv.KeyPrefix, k.ID).String(), nil
+}
+
+// benchHarness is a harness for benchmarks.
+func benchHarness(b *testing.B) *harness {
+	b.Helper()
+	return harnessOn(b, testenv.New(b), &clock{t: time.Now().UTC().Truncate(time.Second)})
 }
