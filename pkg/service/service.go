@@ -14,8 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/jwks"
 	"github.com/keyward/keyward/pkg/secrets"
 	"github.com/keyward/keyward/pkg/store"
+	"github.com/keyward/keyward/pkg/token"
 )
 
 // secretTTL is how long a secret value is trusted in memory. A pepper or root
@@ -30,6 +32,11 @@ type Config struct {
 	RootSecretID   string        // ROOT_SECRET_ID
 	DefaultExpiry  time.Duration // DEFAULT_EXPIRY_DAYS, default 90
 	EventRetention time.Duration // EVENT_RETENTION_DAYS, default 400
+	// SigningKeysSecretID (SIGNING_KEYS_SECRET_ID) holds the token-signing JWK set;
+	// when set, every function's Verifier accepts access tokens.
+	SigningKeysSecretID string
+	TokenAudience       string // TOKEN_AUDIENCE, default keyward
+	Issuer              string // ISSUER; empty derives it from the request's domain
 }
 
 // FromEnv reads Config from the environment.
@@ -39,6 +46,10 @@ func FromEnv() (Config, error) {
 		Prefix:         Getenv("KEY_PREFIX", apikey.DefaultPrefix),
 		PepperSecretID: os.Getenv("PEPPER_SECRET_ID"),
 		RootSecretID:   os.Getenv("ROOT_SECRET_ID"),
+
+		SigningKeysSecretID: os.Getenv("SIGNING_KEYS_SECRET_ID"),
+		TokenAudience:       Getenv("TOKEN_AUDIENCE", DefaultAudience),
+		Issuer:              os.Getenv("ISSUER"),
 	}
 	for name, v := range map[string]string{"TABLE_NAME": c.Table, "PEPPER_SECRET_ID": c.PepperSecretID, "ROOT_SECRET_ID": c.RootSecretID} {
 		if v == "" {
@@ -55,6 +66,9 @@ func FromEnv() (Config, error) {
 	}
 	return c, nil
 }
+
+// DefaultAudience is the aud of access tokens when TOKEN_AUDIENCE is unset.
+const DefaultAudience = "keyward"
 
 // Getenv returns the variable name, or def when it is unset or empty.
 func Getenv(name, def string) string {
@@ -94,6 +108,9 @@ type Deps struct {
 	Root     *secrets.Root
 	Verifier *auth.Verifier
 	Log      *slog.Logger
+	// SigningKeys and Tokens are set when SigningKeysSecretID is configured.
+	SigningKeys *jwks.Cache
+	Tokens      *token.Verifier
 }
 
 // Load reads the environment and builds the dependencies. AWS endpoints follow the
@@ -122,9 +139,15 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	st := store.New(ddb, cfg.Table, cfg.EventRetention)
 	peppers := secrets.NewCached(sm, cfg.PepperSecretID, secretTTL)
 	root := secrets.NewRoot(sm, cfg.RootSecretID, secretTTL)
-	return &Deps{
+	d := &Deps{
 		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Root: root,
 		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: st, Peppers: peppers, Root: root, Now: time.Now},
 		Log:      slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 	}
+	if cfg.SigningKeysSecretID != "" {
+		d.SigningKeys = jwks.NewCache(sm, cfg.SigningKeysSecretID)
+		d.Tokens = &token.Verifier{Keys: d.SigningKeys, Audience: cfg.TokenAudience, Issuer: cfg.Issuer, Revoked: token.NewDynamo(st)}
+		d.Verifier.Tokens = d.Tokens
+	}
+	return d
 }

@@ -1,0 +1,41 @@
+// Command rotate-signing-key is the Secrets Manager rotation function of the
+// token-signing JWK set (createSecret, setSecret, testSecret, finishSecret).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/keyward/keyward/pkg/jwks"
+	"github.com/keyward/keyward/pkg/service"
+)
+
+func main() {
+	ctx := context.Background()
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	retention, err := service.Int("SIGNING_KEY_RETENTION_SECONDS", int(jwks.MinRetention/time.Second))
+	if err != nil {
+		log.Error("rotate-signing-key: config", "err", err)
+		os.Exit(1)
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Error("rotate-signing-key: aws config", "err", err)
+		os.Exit(1)
+	}
+	r := &jwks.Rotator{
+		SM:        secretsmanager.NewFromConfig(awsCfg),
+		Alg:       service.Getenv("SIGNING_ALGORITHM", jwks.RS256),
+		Retention: time.Duration(retention) * time.Second,
+		Now:       time.Now,
+		Log:       log,
+	}
+	lambda.StartHandlerFunc(func(ctx context.Context, e jwks.RotationEvent) (struct{}, error) {
+		return struct{}{}, r.Handle(ctx, e)
+	})
+}

@@ -1,0 +1,13 @@
+// Package oauth serves Keyward's OAuth 2.0 routes: the token endpoint (RFC 6749
+// client_credentials and refresh_token grants), revocation (RFC 7009),
+// introspection (RFC 7662), discovery (RFC 8414) and the public JWKS.
+//
+// Invariants:
+//   - A client is an API key: client_id is the key id, client_secret the whole key,
+//     checked by the shared auth.Verifier, so a revoked, expired, deleted or
+//     network-restricted key is invalid_client exactly as it is a 401 elsewhere.
+//   - Errors are RFC 6749 §5.2 bodies from one place (oauthError), never a Go error
+//     string; every answer carries Cache-Control: no-store and Pragma: no-cache.
+//   - Issuance writes the refresh-token family and its token.issued event in one
+//     transaction, and signs the access token meanwhile: one read, one write.
+package oauth

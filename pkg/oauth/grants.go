@@ -1,0 +1,254 @@
+package oauth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/keyward/keyward/pkg/apikey"
+	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/scope"
+	"github.com/keyward/keyward/pkg/store"
+	"github.com/keyward/keyward/pkg/token"
+)
+
+// Grant types.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// tokenResponse is the RFC 6749 §5.1 answer.
+type tokenResponse struct {
+	AccessToken      string `json:"access_token"`
+	TokenType        string `json:"token_type"`
+	ExpiresIn        int64  `json:"expires_in"`
+	RefreshToken     string `json:"refresh_token"`
+	RefreshExpiresIn int64  `json:"refresh_expires_in"`
+	Scope            string `json:"scope"`
+}
+
+// token serves POST /v1/oauth/token and /v1/users/oidc/token.
+func (a *API) token(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
+	if err := parseForm(r); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	grant := r.form["grant_type"]
+	switch grant {
+	case "":
+		return events.APIGatewayV2HTTPResponse{}, errInvalidRequest.with("grant_type is required.")
+	case GrantClientCredentials, GrantRefreshToken:
+	default:
+		return events.APIGatewayV2HTTPResponse{}, errUnsupportedGrantType.with("Supported grant types: client_credentials, refresh_token.")
+	}
+	if grant == GrantRefreshToken {
+		return a.refresh(ctx, r)
+	}
+	p, err := a.authenticateClient(ctx, r)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	scopes := p.Scopes
+	if s, ok := r.form["scope"]; ok {
+		want, err := parseScope(s)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		if !p.Scopes.Covers(want) {
+			return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The requested scope exceeds the client's scopes.")
+		}
+		scopes = want
+	}
+	return a.issue(ctx, r, p, scopes)
+}
+
+func parseScope(s string) (scope.Set, error) {
+	want, err := scope.ParseList(strings.Fields(s))
+	if err != nil || len(want) == 0 {
+		return nil, errInvalidScope.with("The scope parameter is malformed.")
+	}
+	return want, nil
+}
+
+// refreshExpiry is when a refresh token issued at now expires: its lifetime, but
+// never after the key itself.
+func (a *API) refreshExpiry(k *store.Key, now time.Time) time.Time {
+	exp := now.Add(a.Config.RefreshLifetime)
+	if k != nil && k.ExpiresAt.Before(exp) {
+		exp = k.ExpiresAt
+	}
+	return exp.UTC().Truncate(time.Second)
+}
+
+// issue starts a refresh-token family and signs its first access token. The write
+// (family + token.issued, one transaction) and the signature run side by side.
+func (a *API) issue(ctx context.Context, r *request, p auth.Principal, scopes scope.Set) (events.APIGatewayV2HTTPResponse, error) {
+	now := r.now.Truncate(time.Second)
+	rt := token.NewRefresh(apikey.NewID())
+	jti := token.NewJTI()
+	fam := &token.Family{
+		ID: rt.Family, KeyID: p.KeyID, Hash: rt.Hash(), SecretN: p.SecretN, Scope: scopes.Join(),
+		Status: token.FamilyActive, CreatedAt: now, ExpiresAt: a.refreshExpiry(p.Key, now),
+	}
+	ev := &store.Event{Time: now, Type: store.EventTokenIssued, KeyID: p.KeyID, Actor: p.KeyID, IP: r.ip(),
+		Detail: map[string]any{"grant_type": GrantClientCredentials, "jti": jti, "family": rt.Family, "scope": fam.Scope}}
+	acc, err := a.signAlongside(ctx, r, p.KeyID, jti, scopes, now, func() error { return a.Families.Create(ctx, fam, ev) })
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	return a.tokenAnswer(acc, rt, fam.ExpiresAt, scopes, now), nil
+}
+
+// signAlongside signs the access token while write runs, and fails if either does.
+func (a *API) signAlongside(ctx context.Context, r *request, keyID, jti string, scopes scope.Set, now time.Time, write func() error) (token.Access, error) {
+	done := make(chan error, 1)
+	go func() { done <- write() }()
+	acc, serr := a.Signer.Sign(ctx, a.issuer(r), keyID, jti, scopes, now)
+	if werr := <-done; werr != nil {
+		return token.Access{}, werr
+	}
+	return acc, serr
+}
+
+func (a *API) tokenAnswer(acc token.Access, rt token.Refresh, rtExp time.Time, scopes scope.Set, now time.Time) events.APIGatewayV2HTTPResponse {
+	return answer(http.StatusOK, tokenResponse{
+		AccessToken: acc.Token, TokenType: "Bearer", ExpiresIn: int64(acc.ExpiresAt.Sub(acc.IssuedAt) / time.Second),
+		RefreshToken: rt.String(), RefreshExpiresIn: int64(rtExp.Sub(now) / time.Second), Scope: scopes.Join(),
+	})
+}
+
+// refresh serves grant_type=refresh_token: the client and the family are read side
+// by side, then one conditional transaction rotates the family and records the event.
+func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
+	raw, ok := r.form["refresh_token"]
+	if !ok {
+		return events.APIGatewayV2HTTPResponse{}, errInvalidRequest.with("refresh_token is required.")
+	}
+	var want scope.Set
+	if s, ok := r.form["scope"]; ok {
+		var err error
+		if want, err = parseScope(s); err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+	}
+	presented, wellFormed := token.ParseRefresh(raw)
+	type famResult struct {
+		f   *token.Family
+		err error
+	}
+	famc := make(chan famResult, 1)
+	if wellFormed {
+		go func() {
+			f, err := a.Families.Get(ctx, presented.Family)
+			famc <- famResult{f, err}
+		}()
+	}
+	p, err := a.authenticateClient(ctx, r)
+	if !wellFormed {
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		return events.APIGatewayV2HTTPResponse{}, errInvalidGrant.with("The refresh token is invalid.")
+	}
+	fr := <-famc
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	invalid := errInvalidGrant.with("The refresh token is invalid, expired or revoked.")
+	if errors.Is(fr.err, store.ErrNotFound) {
+		return events.APIGatewayV2HTTPResponse{}, invalid
+	}
+	if fr.err != nil {
+		return events.APIGatewayV2HTTPResponse{}, fr.err
+	}
+	f := fr.f
+	now := r.now.Truncate(time.Second)
+	if f.KeyID != p.KeyID {
+		// Another client's token: refused, and the other client's family is left alone.
+		return events.APIGatewayV2HTTPResponse{}, invalid
+	}
+	h := presented.Hash()
+	if subtle.ConstantTimeCompare([]byte(h), []byte(f.Hash)) != 1 {
+		if containsHash(f.Used, h) {
+			return events.APIGatewayV2HTTPResponse{}, a.reused(ctx, r, p, presented, now)
+		}
+		return events.APIGatewayV2HTTPResponse{}, invalid
+	}
+	ns := secretVersions(p.Key, now)
+	if !f.Valid(now, ns) {
+		return events.APIGatewayV2HTTPResponse{}, invalid
+	}
+	granted, err := scope.ParseList(strings.Fields(f.Scope))
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, invalid
+	}
+	if want != nil {
+		if !granted.Covers(want) {
+			return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The requested scope exceeds the scope originally granted.")
+		}
+		granted = want
+	}
+	// The key's scopes now bound what a refreshed token carries.
+	scopes := p.Scopes.Intersect(granted)
+	if len(scopes) == 0 {
+		return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The key no longer holds any of the granted scopes.")
+	}
+	next := token.NewRefresh(presented.Family)
+	exp := a.refreshExpiry(p.Key, now)
+	jti := token.NewJTI()
+	ev := &store.Event{Time: now, Type: store.EventTokenRefreshed, KeyID: p.KeyID, Actor: p.KeyID, IP: r.ip(),
+		Detail: map[string]any{"grant_type": GrantRefreshToken, "jti": jti, "family": presented.Family, "scope": scopes.Join()}}
+	acc, err := a.signAlongside(ctx, r, p.KeyID, jti, scopes, now, func() error {
+		_, err := a.Families.Rotate(ctx, p.KeyID, presented, next, ns, now, exp, ev)
+		return err
+	})
+	switch {
+	case errors.Is(err, token.ErrReused):
+		// Used between our read and our write: the same reuse, seen later.
+		return events.APIGatewayV2HTTPResponse{}, a.reused(ctx, r, p, presented, now)
+	case errors.Is(err, token.ErrInvalidGrant):
+		return events.APIGatewayV2HTTPResponse{}, invalid
+	case err != nil:
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	return a.tokenAnswer(acc, next, exp, scopes, now), nil
+}
+
+// reused revokes the family of a refresh token presented a second time (OAuth 2.0
+// Security BCP: one of the two holders is not the client) and refuses the request.
+func (a *API) reused(ctx context.Context, r *request, p auth.Principal, presented token.Refresh, now time.Time) error {
+	ev := &store.Event{Time: now, Type: store.EventTokenRevoked, KeyID: p.KeyID, Actor: p.KeyID, IP: r.ip(),
+		Detail: map[string]any{"family": presented.Family, "reason": "refresh_token_reused"}}
+	if _, err := a.Families.RevokeFamily(ctx, p.KeyID, presented, ev); err != nil {
+		return err
+	}
+	a.Log.WarnContext(ctx, "refresh token reused: family revoked", "key_id", p.KeyID, "family", presented.Family)
+	return errInvalidGrant.with("The refresh token was already used; its grant is revoked.")
+}
+
+func containsHash(list []string, h string) bool {
+	for _, x := range list {
+		if subtle.ConstantTimeCompare([]byte(x), []byte(h)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// secretVersions are the key's secret versions a refresh family may be bound to:
+// the current one, and the previous one while its grace lasts.
+func secretVersions(k *store.Key, now time.Time) []int64 {
+	if k == nil {
+		return nil
+	}
+	ns := []int64{k.Secret.N}
+	if k.PreviousValid(now) {
+		ns = append(ns, k.Previous.N)
+	}
+	return ns
+}

@@ -1,0 +1,215 @@
+package oauth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"mime"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/httpapi"
+	"github.com/keyward/keyward/pkg/jwks"
+	"github.com/keyward/keyward/pkg/store"
+	"github.com/keyward/keyward/pkg/token"
+)
+
+// Config holds the deployment settings of the OAuth routes.
+type Config struct {
+	// Issuer is the iss of tokens and the discovery document; empty derives it from
+	// the request: https://<domainName>, or http:// for a loopback host.
+	Issuer          string
+	Audience        string
+	AccessLifetime  time.Duration
+	RefreshLifetime time.Duration
+}
+
+// Families is the refresh-token storage contract (see token.Dynamo).
+type Families interface {
+	// Create writes a new family and its event in one transaction.
+	Create(ctx context.Context, f *token.Family, e *store.Event) error
+	// Rotate swaps the current token for next if presented is current and usable;
+	// ErrReused if presented was used before, ErrInvalidGrant otherwise.
+	Rotate(ctx context.Context, keyID string, presented, next token.Refresh, secretNs []int64, now, expires time.Time, e *store.Event) (*token.Family, error)
+	// Get returns the family with id, or store.ErrNotFound.
+	Get(ctx context.Context, id string) (*token.Family, error)
+	// RevokeFamily revokes the family of presented if it is keyID's; reports whether it did.
+	RevokeFamily(ctx context.Context, keyID string, presented token.Refresh, e *store.Event) (bool, error)
+	// RevokeAccess records an access token's jti as revoked until exp.
+	RevokeAccess(ctx context.Context, jti, keyID string, exp time.Time, e *store.Event) error
+}
+
+var _ Families = (*token.Dynamo)(nil)
+
+// API serves the OAuth routes.
+type API struct {
+	Verifier *auth.Verifier // clients and introspecting callers
+	Keys     auth.KeyReader
+	Families Families
+	Signer   *token.Signer
+	Tokens   *token.Verifier
+	JWKS     *jwks.Cache
+	Config   Config
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Router returns the OAuth routes keyed as template.yaml declares them.
+func (a *API) Router() *httpapi.Router {
+	r := &httpapi.Router{Log: a.Log}
+	r.Handle("POST /v1/oauth/token", a.oauth(a.token))
+	r.Handle("POST /v1/users/oidc/token", a.oauth(a.token))
+	r.Handle("POST /v1/oauth/revoke", a.oauth(a.revoke))
+	r.Handle("POST /v1/oauth/introspect", a.oauth(a.introspect))
+	r.Handle("GET /.well-known/openid-configuration", a.oauth(a.discovery))
+	r.Handle("GET /.well-known/jwks.json", a.oauth(a.jwks))
+	return r
+}
+
+// request is one OAuth request: its form, the time and where it came from.
+type request struct {
+	req  *events.APIGatewayV2HTTPRequest
+	form map[string]string
+	now  time.Time
+}
+
+func (r *request) ip() string { return r.req.RequestContext.HTTP.SourceIP }
+
+type handler func(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error)
+
+// oauth turns handler errors into RFC 6749 error answers.
+func (a *API) oauth(h handler) httpapi.Handler {
+	return func(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		resp, err := h(ctx, &request{req: req, now: a.Now().UTC()})
+		if err != nil {
+			return errorAnswer(ctx, a.Log, err), nil
+		}
+		return resp, nil
+	}
+}
+
+// parseForm reads the form body: application/x-www-form-urlencoded only, each
+// parameter at most once (RFC 6749 §3.2), empty values treated as absent.
+func parseForm(r *request) error {
+	ct := header(r.req.Headers, "content-type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return errInvalidRequest.with("The body must be application/x-www-form-urlencoded.")
+	}
+	raw, err := httpapi.Body(r.req)
+	if err != nil {
+		var he *httpapi.Error
+		if errors.As(err, &he) && he.Status == 413 {
+			return errTooLarge.with(he.Detail)
+		}
+		return errInvalidRequest.with("The body could not be read.")
+	}
+	values, err := url.ParseQuery(string(raw))
+	if err != nil {
+		return errInvalidRequest.with("The body is not a valid form.")
+	}
+	r.form = make(map[string]string, len(values))
+	for k, vs := range values {
+		if len(vs) > 1 {
+			return errInvalidRequest.with("Parameter " + k + " is repeated.")
+		}
+		if vs[0] != "" {
+			r.form[k] = vs[0]
+		}
+	}
+	return nil
+}
+
+func header(h map[string]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// authenticateClient checks the client's credentials, from HTTP Basic or the body
+// (never both), and returns the key it is. A failed Basic attempt is answered with
+// WWW-Authenticate (RFC 6749 §5.2).
+func (a *API) authenticateClient(ctx context.Context, r *request) (auth.Principal, error) {
+	id, secret, basic, err := clientCredentials(r)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	fail := func(desc string) error {
+		e := errInvalidClient.with(desc)
+		if basic {
+			e.Header = map[string]string{"WWW-Authenticate": `Basic realm="keyward"`}
+		}
+		return e
+	}
+	if id == "" || secret == "" {
+		if basic {
+			return auth.Principal{}, fail("Client authentication failed.")
+		}
+		return auth.Principal{}, fail("Client authentication is required: client_id and client_secret, or HTTP Basic.")
+	}
+	d, err := a.Verifier.Verify(ctx, secret, r.ip())
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	// Only an API key is a client: not the root credential, not an access token.
+	if !d.OK() || d.Principal.Kind != auth.KindAPIKey || d.Principal.KeyID != id {
+		return auth.Principal{}, fail("Client authentication failed.")
+	}
+	return d.Principal, nil
+}
+
+// clientCredentials returns the presented client id and secret and whether they came
+// by HTTP Basic.
+func clientCredentials(r *request) (id, secret string, basic bool, err error) {
+	authz := strings.TrimSpace(header(r.req.Headers, "authorization"))
+	scheme, rest, _ := strings.Cut(authz, " ")
+	if authz != "" && strings.EqualFold(scheme, "basic") {
+		if _, ok := r.form["client_secret"]; ok {
+			return "", "", true, errInvalidRequest.with("Use one client authentication method, not both Basic and client_secret.")
+		}
+		raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+		u, p, ok := strings.Cut(string(raw), ":")
+		if derr != nil || !ok {
+			return "", "", true, nil
+		}
+		// RFC 6749 §2.3.1: both parts are form-encoded before Basic encoding.
+		uid, err1 := url.QueryUnescape(u)
+		pw, err2 := url.QueryUnescape(p)
+		if err1 != nil || err2 != nil {
+			return "", "", true, nil
+		}
+		if bodyID, ok := r.form["client_id"]; ok && bodyID != uid {
+			return "", "", true, errInvalidRequest.with("client_id differs from the Basic user.")
+		}
+		return uid, pw, true, nil
+	}
+	return r.form["client_id"], r.form["client_secret"], false, nil
+}
+
+// issuer returns the configured issuer, or one derived from the request's domain.
+func (a *API) issuer(r *request) string {
+	if a.Config.Issuer != "" {
+		return strings.TrimRight(a.Config.Issuer, "/")
+	}
+	domain := r.req.RequestContext.DomainName
+	if domain == "" {
+		domain = header(r.req.Headers, "host")
+	}
+	host := domain
+	if h, _, err := net.SplitHostPort(domain); err == nil {
+		host = h
+	}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return "http://" + domain
+	}
+	return "https://" + domain
+}

@@ -1,0 +1,16 @@
+// Package token issues and verifies Keyward's credentials derived from an API key:
+// signed access tokens (JWTs) and opaque, rotating refresh tokens.
+//
+// Invariants:
+//   - An access token is a JWT signed with the first key of the jwks set (RS256 by
+//     default) through go-jose; it is never built or checked by hand. Its sub and
+//     client_id are the key id; scope is space-separated.
+//   - A verified access token is a result, an unverifiable one is a Reason: only
+//     infrastructure failures are errors. A token whose jti was revoked is refused.
+//   - Refresh tokens are stored only as a SHA-256 hash (they carry 256 random bits).
+//     A family (one grant's chain of refresh tokens) is one item: rotating it is one
+//     conditional write on the current hash, so two uses of one token cannot both
+//     succeed, and presenting a hash the family already used revokes the family.
+//   - A family is bound to the key's secret version it was issued under: it lives
+//     only while that secret is the key's current one or a previous one in its grace.
+package token

@@ -1,0 +1,282 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/keyward/keyward/pkg/store"
+)
+
+// Errors of the refresh-token store.
+var (
+	// ErrInvalidGrant: the refresh token is unknown, expired, revoked, of another
+	// client, or bound to a secret the key no longer accepts.
+	ErrInvalidGrant = errors.New("token: invalid refresh token")
+	// ErrReused: the token was already used; its family is revoked now.
+	ErrReused = errors.New("token: refresh token reused")
+)
+
+// Family statuses.
+const (
+	FamilyActive  = "active"
+	FamilyRevoked = "revoked"
+)
+
+// Family is one grant's chain of refresh tokens, stored as one item
+// (pk=RT#<id>, sk=RT). Only hashes are stored.
+type Family struct {
+	ID        string    `dynamodbav:"family"`
+	KeyID     string    `dynamodbav:"key_id"`
+	Hash      string    `dynamodbav:"hash"`                     // the current (unused) token's hash
+	Used      []string  `dynamodbav:"used,stringset,omitempty"` // hashes already rotated away
+	Gen       int64     `dynamodbav:"gen"`                      // how many times it was rotated
+	SecretN   int64     `dynamodbav:"secret_n"`                 // the key secret version it was issued under
+	Scope     string    `dynamodbav:"scope"`                    // granted at issue, space-separated
+	Status    string    `dynamodbav:"status"`
+	CreatedAt time.Time `dynamodbav:"created_at"`
+	ExpiresAt time.Time `dynamodbav:"expires_at"` // of the current token
+	TTL       int64     `dynamodbav:"ttl"`        // DynamoDB purges the item after this
+}
+
+// Valid reports whether the family's current token is usable at now for a key whose
+// accepted secret versions are secretNs.
+func (f *Family) Valid(now time.Time, secretNs []int64) bool {
+	return f.Status == FamilyActive && now.Before(f.ExpiresAt) && slices.Contains(secretNs, f.SecretN)
+}
+
+// Dynamo keeps refresh-token families and revoked access-token ids in the Keyward
+// table, next to the keys (see the table comment in template.yaml).
+type Dynamo struct {
+	db    store.API
+	table string
+	// events builds event items the way the key store does.
+	events *store.Dynamo
+}
+
+// NewDynamo returns the token store on the key store's table.
+func NewDynamo(s *store.Dynamo) *Dynamo {
+	return &Dynamo{db: s.DB(), table: s.Table(), events: s}
+}
+
+const (
+	familySK = "RT"
+	// jtiSK prefixes a revoked access token's record, kept in its key's partition
+	// (pk=KEY#<id>) where every verifier, the authorizer included, may read.
+	jtiSK = "JTI#"
+	// ttlSlack keeps a family a day past its expiry, so reuse of a just-expired
+	// token is still recognised, before DynamoDB purges it.
+	ttlSlack = 24 * time.Hour
+)
+
+func familyPK(id string) string { return "RT#" + id }
+
+func primary(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: pk},
+		"sk": &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// Create writes a new family and its event in one transaction.
+func (d *Dynamo) Create(ctx context.Context, f *Family, e *store.Event) error {
+	f.TTL = f.ExpiresAt.Add(ttlSlack).Unix()
+	item, err := attributevalue.MarshalMap(f)
+	if err != nil {
+		return fmt.Errorf("marshal refresh family: %w", err)
+	}
+	for k, v := range primary(familyPK(f.ID), familySK) {
+		item[k] = v
+	}
+	ev, err := d.eventPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &d.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Put: ev},
+	}})
+	if err != nil {
+		return fmt.Errorf("create refresh family: %w", err)
+	}
+	return nil
+}
+
+// eventPut is the Put of e as the key store writes events (same item shape).
+func (d *Dynamo) eventPut(e *store.Event) (*types.Put, error) {
+	return d.events.EventPut(e)
+}
+
+// Rotate consumes presented and makes next the family's current token, with e, in one
+// conditional transaction: the family must be active, of keyID, unexpired at now,
+// bound to one of secretNs, and presented must be its current token. On failure the
+// family as stored says why: ErrReused (presented was used before: the caller must
+// revoke the family) or ErrInvalidGrant. The family after rotation is returned.
+func (d *Dynamo) Rotate(ctx context.Context, keyID string, presented, next Refresh, secretNs []int64,
+	now, expires time.Time, e *store.Event) (*Family, error) {
+	old := presented.Hash()
+	ns := make([]expression.OperandBuilder, 0, len(secretNs))
+	for _, n := range secretNs {
+		ns = append(ns, expression.Value(n))
+	}
+	var secretCond expression.ConditionBuilder
+	if len(ns) == 1 {
+		secretCond = expression.Name("secret_n").Equal(ns[0].(expression.ValueBuilder))
+	} else {
+		secretCond = expression.Name("secret_n").In(ns[0], ns[1:]...)
+	}
+	cond := expression.Name("hash").Equal(expression.Value(old)).
+		And(expression.Name("status").Equal(expression.Value(FamilyActive))).
+		And(expression.Name("key_id").Equal(expression.Value(keyID))).
+		And(expression.Name("expires_at").GreaterThan(expression.Value(now.UTC().Format(time.RFC3339Nano)))).
+		And(secretCond)
+	upd := expression.Set(expression.Name("hash"), expression.Value(next.Hash())).
+		Set(expression.Name("expires_at"), expression.Value(expires.UTC().Format(time.RFC3339Nano))).
+		Set(expression.Name("ttl"), expression.Value(expires.Add(ttlSlack).Unix())).
+		Add(expression.Name("gen"), expression.Value(1)).
+		Add(expression.Name("used"), expression.Value(&types.AttributeValueMemberSS{Value: []string{old}}))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build rotate: %w", err)
+	}
+	ev, err := d.eventPut(e)
+	if err != nil {
+		return nil, err
+	}
+	_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: &d.table, Key: primary(familyPK(presented.Family), familySK),
+			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+		{Put: ev},
+	}})
+	if err == nil {
+		// The write succeeded on exactly the state the condition names; no read needed.
+		return &Family{ID: presented.Family, KeyID: keyID, Hash: next.Hash(), Status: FamilyActive, ExpiresAt: expires}, nil
+	}
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) || len(tce.CancellationReasons) == 0 {
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	r := tce.CancellationReasons[0]
+	if aws.ToString(r.Code) != "ConditionalCheckFailed" {
+		// TransactionConflict: another use of the same family is in flight. One of
+		// the two wins; this one is refused without revoking anything.
+		return nil, ErrInvalidGrant
+	}
+	if len(r.Item) == 0 {
+		return nil, ErrInvalidGrant
+	}
+	var f Family
+	if err := attributevalue.UnmarshalMap(r.Item, &f); err != nil {
+		return nil, fmt.Errorf("unmarshal refresh family: %w", err)
+	}
+	if f.KeyID == keyID && slices.Contains(f.Used, old) {
+		return &f, ErrReused
+	}
+	return &f, ErrInvalidGrant
+}
+
+// Get returns the family with id, read consistently, or store.ErrNotFound.
+func (d *Dynamo) Get(ctx context.Context, id string) (*Family, error) {
+	out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &d.table, Key: primary(familyPK(id), familySK), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get refresh family: %w", err)
+	}
+	if out.Item == nil {
+		return nil, store.ErrNotFound
+	}
+	var f Family
+	if err := attributevalue.UnmarshalMap(out.Item, &f); err != nil {
+		return nil, fmt.Errorf("unmarshal refresh family: %w", err)
+	}
+	return &f, nil
+}
+
+// RevokeFamily marks family revoked and records e, if the family belongs to keyID
+// and presented is one of its tokens (current or used): a guessed family id or
+// another client's token revokes nothing. It reports whether it revoked.
+func (d *Dynamo) RevokeFamily(ctx context.Context, keyID string, presented Refresh, e *store.Event) (bool, error) {
+	h := presented.Hash()
+	cond := expression.Name("key_id").Equal(expression.Value(keyID)).
+		And(expression.Name("status").Equal(expression.Value(FamilyActive))).
+		And(expression.Or(expression.Name("hash").Equal(expression.Value(h)), expression.Contains(expression.Name("used"), h)))
+	upd := expression.Set(expression.Name("status"), expression.Value(FamilyRevoked))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return false, fmt.Errorf("build revoke: %w", err)
+	}
+	ev, err := d.eventPut(e)
+	if err != nil {
+		return false, err
+	}
+	_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: &d.table, Key: primary(familyPK(presented.Family), familySK),
+			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		}},
+		{Put: ev},
+	}})
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("revoke refresh family: %w", err)
+	}
+	return true, nil
+}
+
+// RevokeAccess records jti as revoked until exp (then DynamoDB purges the record),
+// with e. Revoking twice is not an error.
+func (d *Dynamo) RevokeAccess(ctx context.Context, jti, keyID string, exp time.Time, e *store.Event) error {
+	item := primary(store.KeyPK(keyID), jtiSK+jti)
+	item["key_id"] = &types.AttributeValueMemberS{Value: keyID}
+	item["ttl"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(exp.Add(leeway).Unix(), 10)}
+	ev, err := d.eventPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &d.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Put: ev},
+	}})
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		return nil // already revoked
+	}
+	if err != nil {
+		return fmt.Errorf("revoke access token: %w", err)
+	}
+	return nil
+}
+
+// AccessRevoked reports whether key keyID's access token jti was revoked. The read
+// is eventually consistent (half the cost); RFC 7009 allows a revocation a moment
+// to propagate.
+func (d *Dynamo) AccessRevoked(ctx context.Context, keyID, jti string) (bool, error) {
+	out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &d.table, Key: primary(store.KeyPK(keyID), jtiSK+jti),
+		ProjectionExpression: aws.String("pk"),
+	})
+	if err != nil {
+		return false, fmt.Errorf("read access-token revocation: %w", err)
+	}
+	return out.Item != nil, nil
+}
+
+var _ Revocations = (*Dynamo)(nil)
