@@ -68,6 +68,7 @@ lint: prereqs-go prereqs-cfn
 bench: prereqs-go deps
 	@rm -rf .local/bench && mkdir -p .local/bench
 	$(SERVICES) $(GO) test -count=1 -run '^$$' -bench . ./...
+	KEYWARD_BENCH_SWEEP=1 $(SERVICES) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkSweepScaling$$' -timeout 15m ./pkg/sweeper/
 	$(SERVICES) $(GO) run ./infra/cmd/figures >/dev/null
 	@cat .local/bench/*.txt
 

@@ -53,7 +53,10 @@ func newWorld(t *testing.T) *world {
 	eb := eventbridge.NewFromConfig(env.AWS)
 	sn := sns.NewFromConfig(env.AWS)
 	bus := "keyward-test-reminders-" + suffix
-	must(t, func() error { _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: &bus}); return err })
+	must(t, func() error {
+		_, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: &bus})
+		return err
+	})
 	topic, err := sn.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("keyward-test-reminders-" + suffix)})
 	must(t, func() error { return err })
 	var ebArn, snsArn string
