@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/keyward/keyward/infra/gateway"
 	"github.com/keyward/keyward/infra/localstack"
 	"github.com/keyward/keyward/infra/stack"
 )
@@ -101,7 +102,10 @@ func run(ctx context.Context) error {
 			_, err := f.Invoke(ctx, event)
 			d := time.Since(start)
 			f.Close()
-			if err != nil && !strings.Contains(err.Error(), "Unauthorized") {
+			// A function's own error (a refusal, a sample event it rejects) is an answer
+			// all the same; a crash, a timeout or a failed start is not.
+			var fe *gateway.FunctionError
+			if err != nil && (!errors.As(err, &fe) || fe.Type == "Runtime.ExitError" || fe.Type == "Sandbox.Timedout") {
 				return fmt.Errorf("%s: cold invocation: %w", id, err)
 			}
 			times = append(times, d)
