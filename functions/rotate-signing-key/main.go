@@ -30,6 +30,7 @@ func main() {
 	}
 	r := &jwks.Rotator{
 		SM:        secretsmanager.NewFromConfig(awsCfg),
+		SecretID:  os.Getenv("SIGNING_KEYS_SECRET_ID"),
 		Alg:       service.Getenv("SIGNING_ALGORITHM", jwks.RS256),
 		Retention: time.Duration(retention) * time.Second,
 		Now:       time.Now,

@@ -40,7 +40,10 @@ const (
 
 // Rotator renews the signing-key secret, one protocol step per call.
 type Rotator struct {
-	SM        RotationAPI
+	SM RotationAPI
+	// SecretID, when set, is the only secret this rotator touches, whatever the
+	// event names (the function is bound to one secret; in AWS both are its ARN).
+	SecretID  string
 	Alg       string        // algorithm of new keys; RS256 when empty
 	Retention time.Duration // how long retired keys stay; at least MinRetention
 	Now       func() time.Time
@@ -51,6 +54,12 @@ type Rotator struct {
 func (r *Rotator) Handle(ctx context.Context, e RotationEvent) error {
 	if e.SecretID == "" || e.ClientRequestToken == "" {
 		return errors.New("rotation: SecretId and ClientRequestToken are required")
+	}
+	if r.SecretID != "" && e.SecretID != r.SecretID {
+		if r.Log != nil {
+			r.Log.WarnContext(ctx, "rotation event names another secret; rotating the configured one", "event_secret", e.SecretID)
+		}
+		e.SecretID = r.SecretID
 	}
 	desc, err := r.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(e.SecretID)})
 	if err != nil {

@@ -1,0 +1,272 @@
+package oauth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/keyward/keyward/pkg/httpapi"
+	"github.com/keyward/keyward/pkg/jwks"
+	"github.com/keyward/keyward/pkg/keysapi"
+	"github.com/keyward/keyward/pkg/oauth"
+	"github.com/keyward/keyward/pkg/service"
+	"github.com/keyward/keyward/pkg/store"
+	"github.com/keyward/keyward/pkg/testenv"
+)
+
+// clock is a settable test clock shared by the verifier, the APIs, the key cache
+// and the rotator.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type harness struct {
+	t        *testing.T
+	env      *testenv.Env
+	deps     *service.Deps
+	clock    *clock
+	keys     *httpapi.Router
+	oauth    *httpapi.Router
+	api      *oauth.API
+	rotator  *jwks.Rotator
+	signing  string
+	rotation int
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	env := testenv.New(t)
+	h := &harness{t: t, env: env, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
+	h.signing = "keyward-test-signing-" + strings.ToLower(testenv.RandomString(t, 6))
+	ctx := context.Background()
+	// The placeholder value the template gives the secret: no keys until rotated.
+	if _, err := env.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(h.signing), SecretString: aws.String(`{"keys":[]}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = env.SM.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{
+			SecretId: aws.String(h.signing), ForceDeleteWithoutRecovery: aws.Bool(true),
+		})
+	})
+	cfg := service.Config{
+		Table: env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: env.PepperSecretID, RootSecretID: env.RootSecretID,
+		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
+		SigningKeysSecretID: h.signing, TokenAudience: service.DefaultAudience,
+	}
+	h.deps = service.Build(cfg, env.AWS)
+	h.deps.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h.deps.Verifier.Now = h.clock.Now
+	h.deps.SigningKeys.Now = h.clock.Now
+	h.rotator = &jwks.Rotator{SM: env.SM, SecretID: h.signing, Retention: jwks.MinRetention, Now: h.clock.Now}
+	h.rotate() // what RotateImmediatelyOnUpdate does at deploy
+	h.keys = keysapi.New(h.deps.Store, h.deps.Verifier, h.deps.Peppers,
+		keysapi.Config{Prefix: cfg.Prefix, DefaultExpiry: cfg.DefaultExpiry}, h.deps.Log).Router()
+	h.api = oauth.New(h.deps, oauth.Config{Audience: cfg.TokenAudience, AccessLifetime: 300 * time.Second, RefreshLifetime: 36000 * time.Second})
+	h.oauth = h.api.Router()
+	return h
+}
+
+// rotate runs the four rotation steps through the handler, as Secrets Manager would,
+// with events/rotate-signing-key-*.json.
+func (h *harness) rotate() {
+	h.t.Helper()
+	h.rotation++
+	token := "rotation-" + testenv.RandomString(h.t, 24)
+	for _, step := range []string{"create", "set", "test", "finish"} {
+		var e jwks.RotationEvent
+		readFixture(h.t, "rotate-signing-key-"+step, &e)
+		e.ClientRequestToken = token
+		if err := h.rotator.Handle(context.Background(), e); err != nil {
+			h.t.Fatalf("rotation step %s: %v", e.Step, err)
+		}
+	}
+}
+
+func readFixture(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("fixture %s: %v", name, err)
+	}
+}
+
+func fixture(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	var req events.APIGatewayV2HTTPRequest
+	readFixture(t, name, &req)
+	return req
+}
+
+type opt func(*events.APIGatewayV2HTTPRequest)
+
+// form replaces the body with the given parameters (pairs: name, value).
+func form(pairs ...string) opt {
+	return func(r *events.APIGatewayV2HTTPRequest) {
+		var b strings.Builder
+		for i := 0; i < len(pairs); i += 2 {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(pairs[i]) + "=" + url.QueryEscape(pairs[i+1]))
+		}
+		r.Body = b.String()
+	}
+}
+func rawBody(s string) opt { return func(r *events.APIGatewayV2HTTPRequest) { r.Body = s } }
+func header(k, v string) opt {
+	return func(r *events.APIGatewayV2HTTPRequest) {
+		if v == "" {
+			delete(r.Headers, k)
+			return
+		}
+		r.Headers[k] = v
+	}
+}
+func basic(id, secret string) opt {
+	return header("authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))))
+}
+func bearer(c string) opt { return header("authorization", "Bearer "+c) }
+func sourceIP(ip string) opt {
+	return func(r *events.APIGatewayV2HTTPRequest) { r.RequestContext.HTTP.SourceIP = ip }
+}
+
+type response struct {
+	status  int
+	headers map[string]string
+	body    map[string]any
+	raw     string
+}
+
+func (r response) must(t *testing.T, want int) response {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("status %d, want %d; body %s", r.status, want, r.raw)
+	}
+	return r
+}
+
+func (r response) str(field string) string { s, _ := r.body[field].(string); return s }
+
+// oauthError checks an RFC 6749 §5.2 answer.
+func (r response) oauthError(t *testing.T, status int, code string) response {
+	t.Helper()
+	r.must(t, status)
+	if r.str("error") != code {
+		t.Fatalf("error %q, want %q; body %s", r.str("error"), code, r.raw)
+	}
+	if r.headers["Cache-Control"] != "no-store" || r.headers["Pragma"] != "no-cache" {
+		t.Fatalf("headers %v: want Cache-Control: no-store and Pragma: no-cache", r.headers)
+	}
+	return r
+}
+
+func serve(t *testing.T, router *httpapi.Router, req events.APIGatewayV2HTTPRequest) response {
+	t.Helper()
+	resp, err := router.Serve(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Serve returned an error: %v", err)
+	}
+	r := response{status: resp.StatusCode, headers: resp.Headers, raw: resp.Body}
+	if resp.Body != "" {
+		if err := json.Unmarshal([]byte(resp.Body), &r.body); err != nil {
+			t.Fatalf("body is not a JSON object: %q", resp.Body)
+		}
+	}
+	return r
+}
+
+// call sends fixture name to the token function, with opts applied.
+func (h *harness) call(name string, opts ...opt) response {
+	h.t.Helper()
+	req := fixture(h.t, name)
+	for _, o := range opts {
+		o(&req)
+	}
+	return serve(h.t, h.oauth, req)
+}
+
+// keysCall sends a keys fixture to the management API as credential.
+func (h *harness) keysCall(name, credential string, body string) response {
+	h.t.Helper()
+	req := fixture(h.t, name)
+	req.Headers["authorization"] = "Bearer " + credential
+	if body != "" {
+		req.Body = body
+	}
+	return serve(h.t, h.keys, req)
+}
+
+// createKey creates a key with scopes (and extra fields) and returns id and secret.
+func (h *harness) createKey(scopes []string, fields map[string]any) (string, string) {
+	h.t.Helper()
+	in := map[string]any{"name": "client", "scopes": scopes}
+	for k, v := range fields {
+		in[k] = v
+	}
+	b, _ := json.Marshal(in)
+	r := h.keysCall("keys-create", h.env.RootKey, string(b)).must(h.t, 201)
+	return r.str("id"), r.str("secret")
+}
+
+// clientCredentials gets a token for id/secret by body authentication.
+func (h *harness) clientCredentials(id, secret string, extra ...string) response {
+	h.t.Helper()
+	return h.call("token-client-credentials", form(append([]string{"grant_type", "client_credentials", "client_id", id, "client_secret", secret}, extra...)...))
+}
+
+func (h *harness) refresh(id, secret, rt string, extra ...string) response {
+	h.t.Helper()
+	return h.call("token-refresh", form(append([]string{"grant_type", "refresh_token", "refresh_token", rt, "client_id", id, "client_secret", secret}, extra...)...))
+}
+
+// events returns the types of key id's events, newest first.
+func (h *harness) events(id string) []string {
+	h.t.Helper()
+	page, err := h.deps.Store.ListEvents(context.Background(), id, 100, "")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range page.Items {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func count(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+var _ = store.EventTokenIssued
