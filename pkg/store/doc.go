@@ -5,6 +5,12 @@
 //	key    pk=KEY#<id>  sk=KEY        gsi1pk=OWNER#<owner>  gsi2pk=KEYS  lsk=<rank>#<newest-first ms>#<id>
 //	event  pk=KEY#<id>  sk=EV#<evid>  gsi3pk=AUDIT#<yyyy-mm> gsi3sk=<evid>  ttl=<epoch s>
 //
+// Key items also carry the sweeper's schedule (due.go): due_pk=DUE#<shard> and
+// due_at=<epoch s> while something about the key falls due (the sparse "due" GSI),
+// and ttl=<epoch s> once an expired or revoked key may be purged. Every management
+// write makes the key due at once (due_at=0) and clears ttl; the sweeper then writes
+// the real schedule with its own configuration.
+//
 // A key item embeds its secret versions (the current one and, during a rotation's
 // grace, the previous one) so that verifying a credential is one GetItem.
 //

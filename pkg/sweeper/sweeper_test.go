@@ -1,12 +1,17 @@
 package sweeper_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -331,5 +336,41 @@ func TestNowOnlyLocally(t *testing.T) {
 	t.Setenv("REMINDER_OFFSETS_DAYS", "x")
 	if _, err := sweeper.FromEnv(); err == nil {
 		t.Fatal("bad offsets accepted")
+	}
+}
+
+// TestReminderSamples checks that events/sweeper-reminder-*.json, the documented
+// consumer view, decode strictly into Reminder and round-trip unchanged.
+func TestReminderSamples(t *testing.T) {
+	for _, tc := range []struct{ file, detailType, kind string }{
+		{"sweeper-reminder-expiring.json", sweeper.DetailTypeExpiring, sweeper.KindExpiry},
+		{"sweeper-reminder-stale.json", sweeper.DetailTypeStale, sweeper.KindStale},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("..", "..", "events", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.EventBridgeEvent
+			if err := json.Unmarshal(data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			dec := json.NewDecoder(bytes.NewReader(ev.Detail))
+			dec.DisallowUnknownFields()
+			var r sweeper.Reminder
+			if err := dec.Decode(&r); err != nil {
+				t.Fatal(err)
+			}
+			if ev.DetailType != tc.detailType || ev.Source != "keyward" || r.Kind != tc.kind || r.ReminderID == "" {
+				t.Fatalf("%s %s %+v", ev.DetailType, ev.Source, r)
+			}
+			again, _ := json.Marshal(r)
+			var a, b map[string]any
+			_ = json.Unmarshal(again, &a)
+			_ = json.Unmarshal(ev.Detail, &b)
+			if len(a) != len(b) {
+				t.Fatalf("round trip: %v\nvs %v", a, b)
+			}
+		})
 	}
 }
