@@ -42,7 +42,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	env      *testenv.Env
 	deps     *service.Deps
 	clock    *clock
@@ -54,7 +54,7 @@ type harness struct {
 	rotation int
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	env := testenv.New(t)
 	h := &harness{t: t, env: env, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
@@ -105,7 +105,7 @@ func (h *harness) rotate() {
 	}
 }
 
-func readFixture(t *testing.T, name string, v any) {
+func readFixture(t testing.TB, name string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "events", name+".json"))
 	if err != nil {
@@ -116,7 +116,7 @@ func readFixture(t *testing.T, name string, v any) {
 	}
 }
 
-func fixture(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
+func fixture(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
 	var req events.APIGatewayV2HTTPRequest
 	readFixture(t, name, &req)
@@ -163,7 +163,7 @@ type response struct {
 	raw     string
 }
 
-func (r response) must(t *testing.T, want int) response {
+func (r response) must(t testing.TB, want int) response {
 	t.Helper()
 	if r.status != want {
 		t.Fatalf("status %d, want %d; body %s", r.status, want, r.raw)
@@ -186,7 +186,7 @@ func (r response) oauthError(t *testing.T, status int, code string) response {
 	return r
 }
 
-func serve(t *testing.T, router *httpapi.Router, req events.APIGatewayV2HTTPRequest) response {
+func serve(t testing.TB, router *httpapi.Router, req events.APIGatewayV2HTTPRequest) response {
 	t.Helper()
 	resp, err := router.Serve(context.Background(), req)
 	if err != nil {
