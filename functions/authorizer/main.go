@@ -29,5 +29,6 @@ func main() {
 		slog.Error("authorizer: cold start", "err", err)
 		os.Exit(1)
 	}
-	lambda.StartHandlerFunc(a.Handle)
+	// The raw-bytes lambda.Handler: the event is decoded once, on the hot path.
+	lambda.Start(a)
 }

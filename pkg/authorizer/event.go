@@ -1,11 +1,13 @@
 package authorizer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
+	// The event is decoded on every request of every protected API: go-json decodes it
+	// in a third of encoding/json's time (make bench, authorizer_cpu_per_verify).
+	json "github.com/goccy/go-json"
 	"github.com/keyward/keyward/pkg/auth"
 )
 

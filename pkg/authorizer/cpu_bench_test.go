@@ -1,0 +1,26 @@
+package authorizer_test
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkHandleInMemory is the authorizer's own work per API-key verification, with
+// the store's network call taken out: event decode, checksum, HMAC, route match, answer.
+func BenchmarkHandleInMemory(b *testing.B) {
+	h := benchHarness(b)
+	id, key := h.newKey([]string{"orders:read"}, nil)
+	raw := fixture(h.t, "authorizer-http", key)
+	stored, err := h.deps.Store.GetKey(context.Background(), id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.deps.Verifier.Keys = memKeys{stored}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.a.Invoke(ctx, raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
