@@ -101,10 +101,19 @@ func (d *Dynamo) Create(ctx context.Context, f *Family, e *store.Event) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &d.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		{Put: ev},
-	}})
+	// Two conditional puts side by side: one round trip of wall time, where a
+	// transaction costs DynamoDB twice the writes and a coordinator. Both items are
+	// new (random ids), so neither can conflict; if one fails the grant fails, and a
+	// lone family or event is harmless (no token was handed out).
+	errc := make(chan error, 1)
+	go func() {
+		_, err := d.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: ev.TableName, Item: ev.Item, ConditionExpression: ev.ConditionExpression})
+		errc <- err
+	}()
+	_, err = d.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if everr := <-errc; err == nil && everr != nil {
+		err = everr
+	}
 	if err != nil {
 		return fmt.Errorf("create refresh family: %w", err)
 	}
