@@ -31,4 +31,19 @@
 //     rotation is not use and does not re-arm it.
 //   - A run stops taking new work Margin before its context's deadline; whatever is
 //     left is still in the due index for the next run.
+//
+// Records: an expired key gets ttl = expires_at + KeyRetention and a revoked one
+// ttl = revoked time + KeyRetention, and both leave the due index; extending an
+// expired key clears ttl (store.UpdateKey). Markers expire 30 days after the key's
+// expires_at, when no reminder of theirs can be evaluated any more. Events keep their
+// own retention, so a deleted key's trail and markers are purged by TTL too.
+//
+// Delivery: exactly once per marker as far as DynamoDB can make it. The one window
+// left is a crash after EventBridge or SNS accepted a reminder and before the marker
+// says so (eb_sent, state); the retry then repeats that channel with the same
+// reminder_id, which consumers use to deduplicate.
+//
+// NOW (RFC 3339) makes a run sweep as if at that instant. It is honoured only against
+// local endpoints (KEYWARD_LOCAL=1 or AWS_ENDPOINT_URL_DYNAMODB set); otherwise the
+// function refuses to start. Leases are measured on the same clock.
 package sweeper
