@@ -8,6 +8,8 @@
 //     network-restricted key is invalid_client exactly as it is a 401 elsewhere.
 //   - Errors are RFC 6749 §5.2 bodies from one place (oauthError), never a Go error
 //     string; every answer carries Cache-Control: no-store and Pragma: no-cache.
-//   - Issuance writes the refresh-token family and its token.issued event in one
-//     transaction, and signs the access token meanwhile: one read, one write.
+//   - Issuance writes the refresh-token family and its token.issued event as two
+//     conditional puts side by side, and signs the access token meanwhile: one read
+//     and one write of wall time. A refresh reads the key and the family side by
+//     side, then rotates the family and records token.refreshed in one transaction.
 package oauth

@@ -85,8 +85,8 @@ func (a *API) refreshExpiry(k *store.Key, now time.Time) time.Time {
 	return exp.UTC().Truncate(time.Second)
 }
 
-// issue starts a refresh-token family and signs its first access token. The write
-// (family + token.issued, one transaction) and the signature run side by side.
+// issue starts a refresh-token family and signs its first access token. The writes
+// (family + token.issued) and the signature run side by side.
 func (a *API) issue(ctx context.Context, r *request, p auth.Principal, scopes scope.Set) (events.APIGatewayV2HTTPResponse, error) {
 	now := r.now.Truncate(time.Second)
 	rt := token.NewRefresh(apikey.NewID())

@@ -32,7 +32,7 @@ type Config struct {
 
 // Families is the refresh-token storage contract (see token.Dynamo).
 type Families interface {
-	// Create writes a new family and its event in one transaction.
+	// Create writes a new family and its event.
 	Create(ctx context.Context, f *token.Family, e *store.Event) error
 	// Rotate swaps the current token for next if presented is current and usable;
 	// ErrReused if presented was used before, ErrInvalidGrant otherwise.

@@ -87,7 +87,7 @@ func primary(pk, sk string) map[string]types.AttributeValue {
 	}
 }
 
-// Create writes a new family and its event in one transaction.
+// Create writes a new family and its event, side by side (see below).
 func (d *Dynamo) Create(ctx context.Context, f *Family, e *store.Event) error {
 	f.TTL = f.ExpiresAt.Add(ttlSlack).Unix()
 	item, err := attributevalue.MarshalMap(f)
