@@ -122,8 +122,10 @@ func (a *API) tokenAnswer(acc token.Access, rt token.Refresh, rtExp time.Time, s
 	})
 }
 
-// refresh serves grant_type=refresh_token: the client and the family are read side
-// by side, then one conditional transaction rotates the family and records the event.
+// refresh serves grant_type=refresh_token. The client is authenticated, then one
+// conditional update consumes the presented token and returns its family; the event
+// and the signature follow side by side. The family is read first only to check a
+// narrowing `scope` before the token is spent.
 func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
 	raw, ok := r.form["refresh_token"]
 	if !ok {
@@ -137,60 +139,40 @@ func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPR
 		}
 	}
 	presented, wellFormed := token.ParseRefresh(raw)
-	type famResult struct {
-		f   *token.Family
-		err error
-	}
-	famc := make(chan famResult, 1)
-	if wellFormed {
-		go func() {
-			f, err := a.Families.Get(ctx, presented.Family)
-			famc <- famResult{f, err}
-		}()
-	}
 	p, err := a.authenticateClient(ctx, r)
-	if !wellFormed {
-		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
-		}
-		return events.APIGatewayV2HTTPResponse{}, errInvalidGrant.with("The refresh token is invalid.")
-	}
-	fr := <-famc
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	invalid := errInvalidGrant.with("The refresh token is invalid, expired or revoked.")
-	if errors.Is(fr.err, store.ErrNotFound) {
+	if !wellFormed {
 		return events.APIGatewayV2HTTPResponse{}, invalid
 	}
-	if fr.err != nil {
-		return events.APIGatewayV2HTTPResponse{}, fr.err
-	}
-	f := fr.f
 	now := r.now.Truncate(time.Second)
-	if f.KeyID != p.KeyID {
-		// Another client's token: refused, and the other client's family is left alone.
-		return events.APIGatewayV2HTTPResponse{}, invalid
-	}
-	h := presented.Hash()
-	if subtle.ConstantTimeCompare([]byte(h), []byte(f.Hash)) != 1 {
-		if containsHash(f.Used, h) {
-			return events.APIGatewayV2HTTPResponse{}, a.reused(ctx, r, p, presented, now)
-		}
-		return events.APIGatewayV2HTTPResponse{}, invalid
-	}
-	ns := secretVersions(p.Key, now)
-	if !f.Valid(now, ns) {
-		return events.APIGatewayV2HTTPResponse{}, invalid
-	}
-	granted, err := scope.ParseList(strings.Fields(f.Scope))
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, invalid
-	}
 	if want != nil {
-		if !granted.Covers(want) {
+		f, err := a.Families.Get(ctx, presented.Family)
+		if errors.Is(err, store.ErrNotFound) || err == nil && f.KeyID != p.KeyID {
+			return events.APIGatewayV2HTTPResponse{}, invalid
+		}
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		if !scope.MustParseList(strings.Fields(f.Scope)).Covers(want) {
 			return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The requested scope exceeds the scope originally granted.")
 		}
+	}
+	next := token.NewRefresh(presented.Family)
+	exp := a.refreshExpiry(p.Key, now)
+	f, err := a.Families.Rotate(ctx, p.KeyID, presented, next, secretVersions(p.Key, now), now, exp)
+	switch {
+	case errors.Is(err, token.ErrReused):
+		return events.APIGatewayV2HTTPResponse{}, a.reused(ctx, r, p, presented, now)
+	case errors.Is(err, token.ErrInvalidGrant), errors.Is(err, store.ErrNotFound):
+		return events.APIGatewayV2HTTPResponse{}, invalid
+	case err != nil:
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	granted := scope.MustParseList(strings.Fields(f.Scope))
+	if want != nil {
 		granted = want
 	}
 	// The key's scopes now bound what a refreshed token carries.
@@ -198,22 +180,17 @@ func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPR
 	if len(scopes) == 0 {
 		return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The key no longer holds any of the granted scopes.")
 	}
-	next := token.NewRefresh(presented.Family)
-	exp := a.refreshExpiry(p.Key, now)
 	jti := token.NewJTI()
 	ev := &store.Event{Time: now, Type: store.EventTokenRefreshed, KeyID: p.KeyID, Actor: p.KeyID, IP: r.ip(),
 		Detail: map[string]any{"grant_type": GrantRefreshToken, "jti": jti, "family": presented.Family, "scope": scopes.Join()}}
 	acc, err := a.signAlongside(ctx, r, p.KeyID, jti, scopes, now, func() error {
-		_, err := a.Families.Rotate(ctx, p.KeyID, presented, next, ns, now, exp, ev)
-		return err
+		if err := a.Families.PutEvent(ctx, ev); err != nil {
+			// The old token is spent: the new one must still reach the client.
+			a.Log.ErrorContext(ctx, "token.refreshed event not recorded", "key_id", p.KeyID, "err", err)
+		}
+		return nil
 	})
-	switch {
-	case errors.Is(err, token.ErrReused):
-		// Used between our read and our write: the same reuse, seen later.
-		return events.APIGatewayV2HTTPResponse{}, a.reused(ctx, r, p, presented, now)
-	case errors.Is(err, token.ErrInvalidGrant):
-		return events.APIGatewayV2HTTPResponse{}, invalid
-	case err != nil:
+	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	return a.tokenAnswer(acc, next, exp, scopes, now), nil

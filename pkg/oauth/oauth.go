@@ -34,9 +34,12 @@ type Config struct {
 type Families interface {
 	// Create writes a new family and its event.
 	Create(ctx context.Context, f *token.Family, e *store.Event) error
-	// Rotate swaps the current token for next if presented is current and usable;
-	// ErrReused if presented was used before, ErrInvalidGrant otherwise.
-	Rotate(ctx context.Context, keyID string, presented, next token.Refresh, secretNs []int64, now, expires time.Time, e *store.Event) (*token.Family, error)
+	// Rotate swaps the current token for next if presented is current and usable, and
+	// returns the family as rotated; ErrReused if presented was used before,
+	// ErrInvalidGrant otherwise. It records no event.
+	Rotate(ctx context.Context, keyID string, presented, next token.Refresh, secretNs []int64, now, expires time.Time) (*token.Family, error)
+	// PutEvent records an event in the key's log.
+	PutEvent(ctx context.Context, e *store.Event) error
 	// Get returns the family with id, or store.ErrNotFound.
 	Get(ctx context.Context, id string) (*token.Family, error)
 	// RevokeFamily revokes the family of presented if it is keyID's; reports whether it did.

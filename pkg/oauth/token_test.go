@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/pkg/store"
+	"github.com/keyward/keyward/pkg/token"
 )
 
 // claimsOf decodes a JWT's header and claims without verifying (the verifying
@@ -339,4 +340,39 @@ func TestRefreshTokenExpires(t *testing.T) {
 	rt := h.clientCredentials(id, secret).must(t, 200).str("refresh_token")
 	h.clock.Advance(36000 * time.Second)
 	h.refresh(id, secret, rt).oauthError(t, 400, "invalid_grant")
+}
+
+// TestRefreshFamilyStaysBounded: a family refreshed for a long time keeps a bounded
+// memory of spent tokens, and reuse of a recent one still revokes it.
+func TestRefreshFamilyStaysBounded(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.createKey([]string{"orders:read"}, nil)
+	rt := h.clientCredentials(id, secret).must(t, 200).str("refresh_token")
+	var spent []string
+	for range 40 {
+		spent = append(spent, rt)
+		rt = h.refresh(id, secret, rt).must(t, 200).str("refresh_token")
+	}
+	presented, ok := token.ParseRefresh(rt)
+	if !ok {
+		t.Fatalf("refresh token %q does not parse", rt)
+	}
+	f, err := h.api.Families.Get(t.Context(), presented.Family)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Used) > 16 || len(f.Used) < 8 {
+		t.Fatalf("family remembers %d spent tokens after 40 refreshes, want 8 to 16", len(f.Used))
+	}
+	// The oldest spent token is refused without revoking anything; a recent one
+	// is reuse, and revokes the family.
+	h.refresh(id, secret, spent[0]).oauthError(t, 400, "invalid_grant")
+	h.refresh(id, secret, rt).must(t, 200)
+	if n := count(h.events(id), store.EventTokenRevoked); n != 0 {
+		t.Fatalf("a forgotten spent token revoked the family (%d token.revoked)", n)
+	}
+	h.refresh(id, secret, spent[len(spent)-1]).oauthError(t, 400, "invalid_grant")
+	if n := count(h.events(id), store.EventTokenRevoked); n != 1 {
+		t.Fatalf("reuse of a recent spent token: %d token.revoked, want 1", n)
+	}
 }

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -94,6 +95,11 @@ func (s *Signer) signer(k jose.JSONWebKey) (jose.Signer, error) {
 	defer s.mu.Unlock()
 	if sg, ok := s.signers[k.KeyID]; ok {
 		return sg, nil
+	}
+	if rk, ok := k.Key.(*rsa.PrivateKey); ok {
+		// A key parsed from a JWK is not precomputed: without this, every signature
+		// rebuilds and re-validates the CRT values (about a quarter of its cost).
+		rk.Precompute()
 	}
 	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: k},
 		(&jose.SignerOptions{}).WithType("JWT"))
