@@ -35,6 +35,8 @@ const (
 	Expired      Reason = "expired"
 	Revoked      Reason = "revoked"
 	IPNotAllowed Reason = "ip_not_allowed"
+	// TooManyAttempts: this key id has failed too often from this source IP lately.
+	TooManyAttempts Reason = "too_many_attempts"
 )
 
 // Principal is a verified caller.
@@ -87,7 +89,16 @@ type TokenVerifier interface {
 	VerifyToken(ctx context.Context, s string, now time.Time) (keyID string, scopes scope.Set, reason Reason, err error)
 }
 
-// Verifier verifies credentials. All fields but Tokens and TokenKeys are required.
+// Guard counts failed attempts per key id and source IP (package lockout). Keyed by
+// the pair, an attacker who knows a key id only ever locks out their own address.
+type Guard interface {
+	// Locked reports, without I/O, whether the pair is known to be locked at now.
+	Locked(keyID, ip string, now time.Time) bool
+	// Fail records a failed attempt and reports whether the pair was already locked.
+	Fail(ctx context.Context, keyID, ip string, now time.Time) (bool, error)
+}
+
+// Verifier verifies credentials. All fields but Tokens, TokenKeys and Guard are required.
 type Verifier struct {
 	Prefix  string
 	Keys    KeyReader
@@ -97,7 +108,9 @@ type Verifier struct {
 	// TokenKeys reads the key behind an access token (the revocation check). The
 	// authorizer sets a short-lived cache here; nil means Keys, read every time.
 	TokenKeys KeyReader
-	Now       func() time.Time
+	// Guard, when set, refuses a key id from a source IP that failed too often.
+	Guard Guard
+	Now   func() time.Time
 }
 
 // dummyHash is compared against when a key id is unknown, so an unknown key costs
@@ -117,12 +130,18 @@ func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Dec
 	if err != nil {
 		return v.verifyRoot(ctx, credential)
 	}
+	// A locked pair costs no read. A request without a source IP (REST TOKEN events)
+	// is never counted: all of them would share one pair.
+	guarded := v.Guard != nil && sourceIP != ""
+	if guarded && v.Guard.Locked(k.ID, sourceIP, now) {
+		return Decision{Reason: TooManyAttempts}, nil
+	}
 	stored, err := v.Keys.GetKey(ctx, k.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, err := v.match(ctx, k.Secret, store.Secret{Hash: dummyHash}); err != nil {
 			return Decision{}, err
 		}
-		return Decision{Reason: Unknown}, nil
+		return v.failed(ctx, guarded, k.ID, sourceIP, now), nil
 	}
 	if err != nil {
 		return Decision{}, err
@@ -132,7 +151,7 @@ func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Dec
 		return Decision{}, err
 	}
 	if n == 0 {
-		return Decision{Reason: Unknown}, nil
+		return v.failed(ctx, guarded, k.ID, sourceIP, now), nil
 	}
 	if r := usable(stored, sourceIP, now); r != Accepted {
 		return Decision{Reason: r}, nil
@@ -140,6 +159,18 @@ func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Dec
 	p := principalOf(stored, KindAPIKey)
 	p.SecretN = n
 	return Decision{Principal: p}, nil
+}
+
+// failed counts a wrong secret for keyID from sourceIP, and refuses it as Unknown, or
+// as TooManyAttempts once the pair is locked. Counting is bookkeeping: if it fails
+// the refusal stands and only that count is lost.
+func (v *Verifier) failed(ctx context.Context, guarded bool, keyID, sourceIP string, now time.Time) Decision {
+	if guarded {
+		if locked, err := v.Guard.Fail(ctx, keyID, sourceIP, now); err == nil && locked {
+			return Decision{Reason: TooManyAttempts}
+		}
+	}
+	return Decision{Reason: Unknown}
 }
 
 // usable checks what every credential of a key needs: status, expiry, network.

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	fastjson "github.com/goccy/go-json"
-	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/routeconfig"
 )
@@ -30,14 +29,6 @@ type Routes interface {
 	Current(ctx context.Context) (*routeconfig.Table, error)
 }
 
-// Guard counts failed attempts per key id and source IP.
-type Guard interface {
-	// Locked reports, without I/O, whether the pair is known to be locked at now.
-	Locked(keyID, ip string, now time.Time) bool
-	// Fail records a failed attempt; it reports whether the pair was already locked.
-	Fail(ctx context.Context, keyID, ip string, now time.Time) (bool, error)
-}
-
 // Usage records the last use of keys.
 type Usage interface {
 	// Touch records a use of keyID from ip, at most once per key per interval.
@@ -45,11 +36,11 @@ type Usage interface {
 }
 
 // Authorizer answers API Gateway authorizer events. Verifier and Routes are required;
-// Guard and Usage may be nil (no lockout, no last-used writes).
+// Usage may be nil (no last-used writes). Failed attempts are counted by the
+// Verifier's Guard, as for every other route.
 type Authorizer struct {
 	Verifier *auth.Verifier
 	Routes   Routes
-	Guard    Guard
 	Usage    Usage
 	Log      *slog.Logger
 }
@@ -111,18 +102,6 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 // decide verifies the credential and checks the route's scope.
 func (a *Authorizer) decide(ctx context.Context, req request, table *routeconfig.Table) (outcome, error) {
 	now := a.Verifier.Now()
-	// The lockout needs the key id; parsing is the same no-I/O check Verify starts with.
-	// TOKEN events carry no source IP, so there is no pair to count: a shared "" address
-	// would let an attacker lock the real client out.
-	keyID := ""
-	if req.sourceIP != "" && a.Guard != nil {
-		if k, err := apikey.Parse(req.credential, a.Verifier.Prefix); err == nil {
-			keyID = k.ID
-			if a.Guard.Locked(keyID, req.sourceIP, now) {
-				return outcome{code: codeTooMany}, nil
-			}
-		}
-	}
 	d, err := a.Verifier.Verify(ctx, req.credential, req.sourceIP)
 	if err != nil {
 		return outcome{}, err
@@ -131,18 +110,8 @@ func (a *Authorizer) decide(ctx context.Context, req request, table *routeconfig
 	case auth.Accepted:
 	case auth.IPNotAllowed:
 		return outcome{code: codeIP}, nil
-	case auth.Unknown:
-		if keyID != "" {
-			locked, err := a.Guard.Fail(ctx, keyID, req.sourceIP, now)
-			if err != nil {
-				// The refusal stands; only the count is lost.
-				a.Log.ErrorContext(ctx, "authorizer: count failed attempt", "key_id", keyID, "err", err)
-			}
-			if locked {
-				return outcome{code: codeTooMany}, nil
-			}
-		}
-		return outcome{invalid: true, code: codeInvalid}, nil
+	case auth.TooManyAttempts:
+		return outcome{code: codeTooMany}, nil
 	default:
 		return outcome{invalid: true, code: codeInvalid}, nil
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/keyward/keyward/pkg/lockout"
 	"github.com/keyward/keyward/pkg/routeconfig"
 	"github.com/keyward/keyward/pkg/service"
 	"github.com/keyward/keyward/pkg/usage"
@@ -14,10 +13,9 @@ import (
 
 // Config is the authorizer's own environment, beside service.Config.
 type Config struct {
-	RouteScopes string         // ROUTE_SCOPES: JSON pattern → scope, overlaid by the CONFIG/ROUTES item
-	ReloadEvery time.Duration  // ROUTES_RELOAD_SECONDS, default 30
-	Lockout     lockout.Config // LOCKOUT_MAX_FAILURES (5), LOCKOUT_WINDOW_SECONDS (300), LOCKOUT_COOLDOWN_SECONDS (300)
-	TokenKeyTTL time.Duration  // TOKEN_KEY_CACHE_SECONDS, default and maximum 5
+	RouteScopes string        // ROUTE_SCOPES: JSON pattern → scope, overlaid by the CONFIG/ROUTES item
+	ReloadEvery time.Duration // ROUTES_RELOAD_SECONDS, default 30
+	TokenKeyTTL time.Duration // TOKEN_KEY_CACHE_SECONDS, default and maximum 5
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -29,15 +27,6 @@ func ConfigFromEnv() (Config, error) {
 	}
 	var err error
 	if c.ReloadEvery, err = secs("ROUTES_RELOAD_SECONDS", 30); err != nil {
-		return Config{}, err
-	}
-	if c.Lockout.MaxFailures, err = service.Int("LOCKOUT_MAX_FAILURES", 5); err != nil {
-		return Config{}, err
-	}
-	if c.Lockout.Window, err = secs("LOCKOUT_WINDOW_SECONDS", 300); err != nil {
-		return Config{}, err
-	}
-	if c.Lockout.Cooldown, err = secs("LOCKOUT_COOLDOWN_SECONDS", 300); err != nil {
 		return Config{}, err
 	}
 	if c.TokenKeyTTL, err = secs("TOKEN_KEY_CACHE_SECONDS", 5); err != nil {
@@ -60,7 +49,6 @@ func New(ctx context.Context, deps *service.Deps, cfg Config) (*Authorizer, erro
 	return &Authorizer{
 		Verifier: deps.Verifier,
 		Routes:   routes,
-		Guard:    lockout.New(deps.Store.DB(), deps.Config.Table, deps.Store, cfg.Lockout),
 		Usage:    usage.New(deps.Store.DB(), deps.Config.Table, deps.Store),
 		Log:      deps.Log,
 	}, nil

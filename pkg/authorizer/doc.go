@@ -45,5 +45,6 @@
 //     last-used. A TTL of up to 5 s adds at most that much to revocation.
 //
 // The route → scope table is deployment configuration: package routeconfig.
-// Last use is recorded by package usage, failed attempts by package lockout.
+// Last use is recorded by package usage; failed attempts are counted by package
+// lockout through auth.Verifier, so the management and OAuth routes apply the same rule.
 package authorizer

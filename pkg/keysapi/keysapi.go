@@ -131,6 +131,8 @@ func Authenticate(ctx context.Context, v *auth.Verifier, headers map[string]stri
 		return auth.Principal{}, unauthorized("revoked_credential", "The credential has been revoked.")
 	case auth.IPNotAllowed:
 		return auth.Principal{}, httpapi.Errorf(http.StatusForbidden, "ip_not_allowed", "The credential may not be used from this address.")
+	case auth.TooManyAttempts:
+		return auth.Principal{}, httpapi.Errorf(http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts for this key from this address; retry later.")
 	}
 	return auth.Principal{}, unauthorized("invalid_credential", "The credential is malformed or unknown.")
 }

@@ -413,9 +413,15 @@ func TestConcurrentRotations(t *testing.T) {
 		t.Errorf("version %d, secret version %d; want %d (no lost update)", k.Version, k.Secret.N, 1+ok)
 	}
 	valid := 0
-	for _, s := range secrets {
-		if h.call("keys-get", id(kid), cred(s)).status != 401 {
+	for i, s := range secrets {
+		// One address per probe: a wrong secret is a failed attempt, and 20 of them
+		// from one address would (rightly) lock it out.
+		switch st := h.call("keys-get", id(kid), cred(s), sourceIP(fmt.Sprintf("198.51.100.%d", i+1))).status; st {
+		case 403: // authenticated; the key lacks keys:read
 			valid++
+		case 401:
+		default:
+			t.Fatalf("probing secret %d: status %d", i, st)
 		}
 	}
 	if valid != 2 {
@@ -528,5 +534,40 @@ func TestAllowedCIDRs(t *testing.T) {
 	h.call("keys-get", id(kid), cred(secret), sourceIP("203.0.113.99")).must(t, 200)
 	if r := h.call("keys-get", id(kid), cred(secret), sourceIP("198.51.100.1")); r.status != 403 || r.str("code") != "ip_not_allowed" {
 		t.Fatalf("outside CIDR: %d %s", r.status, r.raw)
+	}
+}
+
+// TestLockoutPerKeyAndIP: wrong secrets for one key from one address lock that pair
+// (429), never the key's legitimate client on another address.
+func TestLockoutPerKeyAndIP(t *testing.T) {
+	h := newHarness(t)
+	kid, secret := h.createKey(map[string]any{"scopes": []string{"keys:read"}})
+	wrong := h.call("keys-rotate", id(kid), body(`{"grace_seconds": 0}`)).must(t, 200).str("secret")
+	wrong, secret = secret, wrong // the old secret is now a wrong one
+	attacker, client := sourceIP("198.51.100.66"), sourceIP("203.0.113.10")
+	for i := range 5 {
+		if r := h.call("keys-get", id(kid), cred(wrong), attacker); r.status != 401 {
+			t.Fatalf("attempt %d: %d %s", i+1, r.status, r.raw)
+		}
+	}
+	r := h.call("keys-get", id(kid), cred(wrong), attacker)
+	if r.status != 429 || r.str("code") != "too_many_attempts" {
+		t.Fatalf("6th attempt: %d %s", r.status, r.raw)
+	}
+	// The pair is locked even for the right secret; the client elsewhere is not.
+	h.call("keys-get", id(kid), cred(secret), attacker).must(t, 429)
+	h.call("keys-get", id(kid), cred(secret), client).must(t, 200)
+	// The lock ends by itself.
+	h.clock.Advance(5*time.Minute + time.Second)
+	h.call("keys-get", id(kid), cred(secret), attacker).must(t, 200)
+	evs := h.call("keys-events", id(kid)).must(t, 200).body["items"].([]any)
+	failed := 0
+	for _, e := range evs {
+		if e.(map[string]any)["type"] == "auth.failed" {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d auth.failed events, want 1", failed)
 	}
 }

@@ -163,6 +163,9 @@ func (a *API) authenticateClient(ctx context.Context, r *request) (auth.Principa
 	if err != nil {
 		return auth.Principal{}, err
 	}
+	if d.Reason == auth.TooManyAttempts {
+		return auth.Principal{}, errTooManyAttempts.with("Too many failed attempts for this client from this address; retry later.")
+	}
 	// Only an API key is a client: not the root credential, not an access token.
 	if !d.OK() || d.Principal.Kind != auth.KindAPIKey || d.Principal.KeyID != id {
 		return auth.Principal{}, fail("Client authentication failed.")

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/store"
+	"github.com/keyward/keyward/pkg/testenv"
 	"github.com/keyward/keyward/pkg/token"
 )
 
@@ -375,4 +378,20 @@ func TestRefreshFamilyStaysBounded(t *testing.T) {
 	if n := count(h.events(id), store.EventTokenRevoked); n != 1 {
 		t.Fatalf("reuse of a recent spent token: %d token.revoked, want 1", n)
 	}
+}
+
+// TestClientLockout: wrong client secrets from one address lock that client id and
+// address (429 invalid_client); the client on another address keeps working.
+func TestClientLockout(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.createKey([]string{"orders:read"}, nil)
+	wrong := apikey.NewWithID(testenv.KeyPrefix, id).String()
+	for range 5 {
+		h.clientCredentials(id, wrong).oauthError(t, 401, "invalid_client")
+	}
+	h.clientCredentials(id, wrong).oauthError(t, 429, "invalid_client")
+	h.clientCredentials(id, secret).oauthError(t, 429, "invalid_client")
+	r := h.call("token-client-credentials", form("grant_type", "client_credentials", "client_id", id, "client_secret", secret),
+		func(req *events.APIGatewayV2HTTPRequest) { req.RequestContext.HTTP.SourceIP = "198.51.100.200" })
+	r.must(t, 200)
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/jwks"
+	"github.com/keyward/keyward/pkg/lockout"
 	"github.com/keyward/keyward/pkg/secrets"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/token"
@@ -37,6 +39,10 @@ type Config struct {
 	SigningKeysSecretID string
 	TokenAudience       string // TOKEN_AUDIENCE, default keyward
 	Issuer              string // ISSUER; empty derives it from the request's domain
+	// Lockout is the failed-attempt rule every function applies to API keys:
+	// LOCKOUT_MAX_FAILURES (5) in LOCKOUT_WINDOW_SECONDS (300) from one source IP lock
+	// that key id and IP for LOCKOUT_COOLDOWN_SECONDS (300).
+	Lockout lockout.Config
 }
 
 // FromEnv reads Config from the environment.
@@ -64,7 +70,25 @@ func FromEnv() (Config, error) {
 	if c.EventRetention, err = Days("EVENT_RETENTION_DAYS", 400); err != nil {
 		return Config{}, err
 	}
+	if c.Lockout, err = lockoutFromEnv(); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+func lockoutFromEnv() (lockout.Config, error) {
+	var c lockout.Config
+	var err error
+	secs := func(name string, def int) time.Duration {
+		n, e := Int(name, def)
+		err = errors.Join(err, e)
+		return time.Duration(n) * time.Second
+	}
+	n, e := Int("LOCKOUT_MAX_FAILURES", 5)
+	c.MaxFailures = n
+	c.Window = secs("LOCKOUT_WINDOW_SECONDS", 300)
+	c.Cooldown = secs("LOCKOUT_COOLDOWN_SECONDS", 300)
+	return c, errors.Join(e, err)
 }
 
 // DefaultAudience is the aud of access tokens when TOKEN_AUDIENCE is unset.
@@ -108,6 +132,8 @@ type Deps struct {
 	Root     *secrets.Root
 	Verifier *auth.Verifier
 	Log      *slog.Logger
+	// Guard counts failed attempts per key id and source IP; the Verifier applies it.
+	Guard *lockout.Guard
 	// SigningKeys and Tokens are set when SigningKeysSecretID is configured.
 	SigningKeys *jwks.Cache
 	Tokens      *token.Verifier
@@ -139,9 +165,10 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	st := store.New(ddb, cfg.Table, cfg.EventRetention)
 	peppers := secrets.NewCached(sm, cfg.PepperSecretID, secretTTL)
 	root := secrets.NewRoot(sm, cfg.RootSecretID, secretTTL)
+	guard := lockout.New(ddb, cfg.Table, st, cfg.Lockout)
 	d := &Deps{
-		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Root: root,
-		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: st, Peppers: peppers, Root: root, Now: time.Now},
+		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Root: root, Guard: guard,
+		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: st, Peppers: peppers, Root: root, Guard: guard, Now: time.Now},
 		Log:      slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 	}
 	if cfg.SigningKeysSecretID != "" {
