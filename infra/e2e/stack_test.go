@@ -297,6 +297,7 @@ func TestLocalStack(t *testing.T) {
 
 	t.Run("flow", func(t *testing.T) { testFlow(t, s) })
 	t.Run("readme", func(t *testing.T) { testWalkthrough(t, s) })
+	t.Run("issue4-script", func(t *testing.T) { testIssue4Script(t, s) })
 
 	s.stop(t)
 	t.Logf("whole test in %s", time.Since(start).Round(time.Millisecond))
@@ -450,4 +451,93 @@ func walkthrough(t *testing.T, readme string) string {
 	}
 	t.Fatalf("README.md: no ```sh block after a <!-- walkthrough: ... --> line")
 	return ""
+}
+
+// issue4Script is the script of issue 4, verbatim: it must work against `make local`
+// once `https://$DOMAIN` is replaced by `http://$DOMAIN`, DOMAIN being 127.0.0.1:<port>.
+const issue4Script = `TOKEN=$(curl --request POST "https://$DOMAIN/v1/users/oidc/token" \
+  -d grant_type=client_credentials -d client_id="$CLIENT_ID" -d client_secret="$CLIENT_SECRET" | jq -r .access_token)
+curl "https://$DOMAIN/v1/whoami" -H "authorization: Bearer $TOKEN"
+`
+
+// issue4RefreshScript is its refresh variant, in the same style: the grant is
+// refresh_token, with the client authenticated by body parameters as before.
+const issue4RefreshScript = `TOKEN=$(curl --request POST "https://$DOMAIN/v1/users/oidc/token" \
+  -d grant_type=refresh_token -d refresh_token="$REFRESH_TOKEN" -d client_id="$CLIENT_ID" -d client_secret="$CLIENT_SECRET" | jq -r .access_token)
+curl "https://$DOMAIN/v1/whoami" -H "authorization: Bearer $TOKEN"
+`
+
+// testIssue4Script runs issue 4's script, as written and in its refresh variant, with
+// bash against the running stack, and checks the whoami answer it prints.
+func testIssue4Script(t *testing.T, s *localStack) {
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is required to run issue 4's script (curl | jq) and is not on PATH: %v", tool, err)
+		}
+	}
+	var key struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	if code := call(t, "POST", s.base+"/v1/keys", s.root, "application/json",
+		`{"name":"issue4-script","owner":"script@example.com","scopes":["orders:read"]}`, &key); code != 201 || key.ID == "" || key.Secret == "" {
+		t.Fatalf("create: %d %+v", code, key)
+	}
+	domain := strings.TrimPrefix(s.base, "http://")
+	dir := t.TempDir()
+
+	// run writes script, with only the documented substitution applied, to a file,
+	// runs it with bash -euo pipefail and returns what it printed on stdout.
+	run := func(t *testing.T, name, script string, env ...string) string {
+		t.Helper()
+		if !strings.Contains(script, "https://$DOMAIN") {
+			t.Fatalf("%s: the script no longer contains https://$DOMAIN", name)
+		}
+		path := filepath.Join(dir, name+".sh")
+		if err := os.WriteFile(path, []byte(strings.ReplaceAll(script, "https://$DOMAIN", "http://$DOMAIN")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("bash", "-euo", "pipefail", path)
+		cmd.Dir = dir
+		cmd.Env = append(cleanEnv(), append([]string{"DOMAIN=" + domain, "CLIENT_ID=" + key.ID, "CLIENT_SECRET=" + key.Secret}, env...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", name, err, stdout.String(), stderr.String())
+		}
+		t.Logf("%s printed: %s", name, stdout.String())
+		return stdout.String()
+	}
+	checkWhoami := func(t *testing.T, out string) {
+		t.Helper()
+		var who struct {
+			KeyID  string   `json:"key_id"`
+			Owner  string   `json:"owner"`
+			Scopes []string `json:"scopes"`
+			Auth   string   `json:"auth"`
+		}
+		if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &who); err != nil {
+			t.Fatalf("whoami printed no JSON object: %v\n%s", err, out)
+		}
+		if who.KeyID != key.ID || who.Auth != "access_token" {
+			t.Errorf("whoami: key_id %q auth %q, want %q and access_token\n%s", who.KeyID, who.Auth, key.ID, out)
+		}
+		if who.Owner != "script@example.com" || len(who.Scopes) != 1 || who.Scopes[0] != "orders:read" {
+			t.Errorf("whoami: owner %q scopes %q, want script@example.com and [orders:read]", who.Owner, who.Scopes)
+		}
+	}
+
+	t.Run("client-credentials", func(t *testing.T) {
+		checkWhoami(t, run(t, "client-credentials", issue4Script))
+	})
+	t.Run("refresh", func(t *testing.T) {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {key.ID}, "client_secret": {key.Secret}}
+		var tok struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if code := call(t, "POST", s.base+"/v1/users/oidc/token", "", "application/x-www-form-urlencoded", form.Encode(), &tok); code != 200 || tok.RefreshToken == "" {
+			t.Fatalf("client_credentials for a refresh token: %d, refresh_token %q", code, tok.RefreshToken)
+		}
+		checkWhoami(t, run(t, "refresh", issue4RefreshScript, "REFRESH_TOKEN="+tok.RefreshToken))
+	})
 }
