@@ -80,13 +80,20 @@ type RootChecker interface {
 	Matches(ctx context.Context, presented string) (bool, error)
 }
 
+// Token is what a verified access token says.
+type Token struct {
+	KeyID  string
+	JTI    string
+	Scopes scope.Set
+}
+
 // TokenVerifier verifies access tokens. It is nil where token issuance is not wired in.
 type TokenVerifier interface {
 	// LooksLikeToken reports, without I/O, whether s has the shape of an access token.
 	LooksLikeToken(s string) bool
-	// VerifyToken checks the token's signature and times and returns its key id and
-	// scopes; a bad token is a Reason, not an error.
-	VerifyToken(ctx context.Context, s string, now time.Time) (keyID string, scopes scope.Set, reason Reason, err error)
+	// VerifyToken checks the token's signature, audience and times, with no I/O but a
+	// cached signing-key read; a bad token is a Reason, not an error.
+	VerifyToken(ctx context.Context, s string, now time.Time) (Token, Reason, error)
 }
 
 // Guard counts failed attempts per key id and source IP (package lockout). Keyed by
@@ -256,7 +263,7 @@ func (v *Verifier) verifyRoot(ctx context.Context, credential string) (Decision,
 // verifyToken checks an access token, then its key: a token of a revoked, deleted
 // or expired key, or one presented from outside the key's networks, is refused.
 func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time.Time) (Decision, error) {
-	keyID, scopes, reason, err := v.Tokens.VerifyToken(ctx, s, now)
+	tok, reason, err := v.Tokens.VerifyToken(ctx, s, now)
 	if err != nil || reason != Accepted {
 		return Decision{Reason: reason}, err
 	}
@@ -264,7 +271,7 @@ func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time
 	if keys == nil {
 		keys = v.Keys
 	}
-	stored, err := keys.GetKey(ctx, keyID)
+	stored, err := keys.GetKey(ctx, tok.KeyID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Decision{Reason: Revoked}, nil
 	}
@@ -274,10 +281,14 @@ func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time
 	if r := usable(stored, sourceIP, now); r != Accepted {
 		return Decision{Reason: r}, nil
 	}
+	// The same read answers for the token itself: revoked by its client (RFC 7009).
+	if stored.TokenRevoked(tok.JTI) {
+		return Decision{Reason: Revoked}, nil
+	}
 	p := principalOf(stored, KindAccessToken)
 	// A token never carries more than its key holds now: narrowing the key's scopes
 	// narrows its live tokens too.
-	p.Scopes = p.Scopes.Intersect(scopes)
+	p.Scopes = p.Scopes.Intersect(tok.Scopes)
 	return Decision{Principal: p}, nil
 }
 

@@ -238,8 +238,8 @@ func TestAllowedCIDRs(t *testing.T) {
 type fakeTokens struct{}
 
 func (fakeTokens) LooksLikeToken(s string) bool { return strings.HasPrefix(s, "tok.") }
-func (fakeTokens) VerifyToken(_ context.Context, s string, _ time.Time) (string, scope.Set, auth.Reason, error) {
-	return strings.TrimPrefix(s, "tok."), scope.MustParseList([]string{"orders:read"}), auth.Accepted, nil
+func (fakeTokens) VerifyToken(_ context.Context, s string, _ time.Time) (auth.Token, auth.Reason, error) {
+	return auth.Token{KeyID: strings.TrimPrefix(s, "tok."), JTI: "jti-" + s, Scopes: scope.MustParseList([]string{"orders:read"})}, auth.Accepted, nil
 }
 
 func TestTokenRevokedWithinFiveSeconds(t *testing.T) {

@@ -230,7 +230,7 @@ func TestSigningKeyRotation(t *testing.T) {
 	other.Now = h.clock.Now
 	tv := *h.deps.Tokens
 	tv.Keys = other
-	if _, _, reason, err := tv.VerifyToken(context.Background(), old, h.clock.Now()); err != nil || reason != auth.Accepted {
+	if _, reason, err := tv.VerifyToken(context.Background(), old, h.clock.Now()); err != nil || reason != auth.Accepted {
 		t.Fatalf("old token: %v %v", reason, err)
 	}
 	h.rotate()
@@ -239,7 +239,7 @@ func TestSigningKeyRotation(t *testing.T) {
 	_ = newest
 	h.clock.Advance(jwks.DefaultTTL)
 	newest = h.clientCredentials(id, secret).must(t, 200)
-	if _, _, reason, err := tv.VerifyToken(context.Background(), newest.str("access_token"), h.clock.Now()); err != nil || reason != auth.Accepted {
+	if _, reason, err := tv.VerifyToken(context.Background(), newest.str("access_token"), h.clock.Now()); err != nil || reason != auth.Accepted {
 		t.Fatalf("token of a key rotated in after the cache was filled: %v %v", reason, err)
 	}
 }

@@ -173,7 +173,7 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	}
 	if cfg.SigningKeysSecretID != "" {
 		d.SigningKeys = jwks.NewCache(sm, cfg.SigningKeysSecretID)
-		d.Tokens = &token.Verifier{Keys: d.SigningKeys, Audience: cfg.TokenAudience, Issuer: cfg.Issuer, Revoked: token.NewDynamo(st)}
+		d.Tokens = &token.Verifier{Keys: d.SigningKeys, Audience: cfg.TokenAudience, Issuer: cfg.Issuer}
 		d.Verifier.Tokens = d.Tokens
 	}
 	return d

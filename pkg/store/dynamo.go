@@ -144,6 +144,10 @@ func (d *Dynamo) eventPut(e *Event) (*types.Put, error) {
 
 // CreateKey writes a new key and its creation event. The id must be unused.
 func (d *Dynamo) CreateKey(ctx context.Context, k *Key, e *Event) error {
+	if k.RevokedJTIs == nil {
+		// Present from the start, so a revocation can set one entry of it.
+		k.RevokedJTIs = map[string]int64{}
+	}
 	item, err := keyItem(k)
 	if err != nil {
 		return err

@@ -42,6 +42,16 @@ type Key struct {
 	Version      int64          `dynamodbav:"version"`
 	Secret       Secret         `dynamodbav:"secret"`
 	Previous     *Secret        `dynamodbav:"previous,omitempty"`
+	// RevokedJTIs are the key's access tokens revoked before they expire (jti → exp,
+	// epoch seconds). They live on the key so that the one read which checks the key
+	// behind a token checks the token too; expired entries are pruned as it is written.
+	RevokedJTIs map[string]int64 `dynamodbav:"revoked_jti"`
+}
+
+// TokenRevoked reports whether the key's access token jti was revoked.
+func (k *Key) TokenRevoked(jti string) bool {
+	_, ok := k.RevokedJTIs[jti]
+	return ok
 }
 
 // EffectiveStatus is the status at now: expiry and the end of a grace period take

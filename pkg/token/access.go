@@ -120,12 +120,6 @@ func NewJTI() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// Revocations tells whether an access token was revoked before it expired.
-type Revocations interface {
-	// AccessRevoked reports whether key keyID's token jti was revoked.
-	AccessRevoked(ctx context.Context, keyID, jti string) (bool, error)
-}
-
 // Verifier checks access tokens; it is the auth.TokenVerifier of every function.
 type Verifier struct {
 	Keys     Keys
@@ -133,8 +127,6 @@ type Verifier struct {
 	// Issuer, when set, must be the token's iss. Tokens are only ever signed by this
 	// deployment's keys, so an unset Issuer (derived per request) checks nothing more.
 	Issuer string
-	// Revoked, when set, is consulted for every token (one read).
-	Revoked Revocations
 }
 
 var _ auth.TokenVerifier = (*Verifier)(nil)
@@ -145,21 +137,22 @@ func (v *Verifier) LooksLikeToken(s string) bool {
 	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2
 }
 
-// VerifyToken checks the signature, audience, issuer, times and revocation of s.
-func (v *Verifier) VerifyToken(ctx context.Context, s string, now time.Time) (string, scope.Set, auth.Reason, error) {
+// VerifyToken checks the signature, audience, issuer and times of s. Whether its jti
+// was revoked is on its key (store.Key.TokenRevoked), which the caller reads anyway.
+func (v *Verifier) VerifyToken(ctx context.Context, s string, now time.Time) (auth.Token, auth.Reason, error) {
 	c, reason, err := v.Parse(ctx, s, now)
 	if err != nil || reason != auth.Accepted {
-		return "", nil, reason, err
+		return auth.Token{}, reason, err
 	}
 	scopes, perr := scope.ParseList(strings.Fields(c.Scope))
 	if perr != nil {
-		return "", nil, auth.Malformed, nil
+		return auth.Token{}, auth.Malformed, nil
 	}
-	return c.Subject, scopes, auth.Accepted, nil
+	return auth.Token{KeyID: c.Subject, JTI: c.ID, Scopes: scopes}, auth.Accepted, nil
 }
 
-// Parse verifies s and returns its claims; Expired for a token past exp, Revoked for
-// a revoked jti, Unknown for any other failure.
+// Parse verifies s and returns its claims; Expired for a token past exp, Unknown for
+// any other failure. Revocation is the key's to say (store.Key.TokenRevoked).
 func (v *Verifier) Parse(ctx context.Context, s string, now time.Time) (*Claims, auth.Reason, error) {
 	c, reason, err := v.parse(ctx, s)
 	if err != nil || reason != auth.Accepted {
@@ -174,15 +167,6 @@ func (v *Verifier) Parse(ctx context.Context, s string, now time.Time) (*Claims,
 	}
 	if c.Subject == "" || c.ID == "" || c.Expiry == nil || c.ClientID != c.Subject {
 		return nil, auth.Malformed, nil
-	}
-	if v.Revoked != nil {
-		revoked, err := v.Revoked.AccessRevoked(ctx, c.Subject, c.ID)
-		if err != nil {
-			return nil, auth.Accepted, err
-		}
-		if revoked {
-			return nil, auth.Revoked, nil
-		}
 	}
 	return c, auth.Accepted, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -70,9 +69,6 @@ func NewDynamo(s *store.Dynamo) *Dynamo {
 
 const (
 	familySK = "RT"
-	// jtiSK prefixes a revoked access token's record, kept in its key's partition
-	// (pk=KEY#<id>) where every verifier, the authorizer included, may read.
-	jtiSK = "JTI#"
 	// ttlSlack keeps a family a day past its expiry, so reuse of a just-expired
 	// token is still recognised, before DynamoDB purges it.
 	ttlSlack = 24 * time.Hour
@@ -298,42 +294,46 @@ func (d *Dynamo) RevokeFamily(ctx context.Context, keyID string, presented Refre
 	return true, nil
 }
 
-// RevokeAccess records jti as revoked until exp (then DynamoDB purges the record),
-// with e. Revoking twice is not an error.
-func (d *Dynamo) RevokeAccess(ctx context.Context, jti, keyID string, exp time.Time, e *store.Event) error {
-	item := primary(store.KeyPK(keyID), jtiSK+jti)
-	item["key_id"] = &types.AttributeValueMemberS{Value: keyID}
-	item["ttl"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(exp.Add(leeway).Unix(), 10)}
+// RevokeAccess records jti, which expires at exp, as revoked on key k (as read: its
+// entries already past expiry are pruned in the same write, so the map holds at most
+// the tokens revoked within one access-token lifetime), with e. Revoking a token of a
+// key that is gone is a no-op: its tokens are refused already.
+func (d *Dynamo) RevokeAccess(ctx context.Context, k *store.Key, jti string, exp, now time.Time, e *store.Event) error {
+	if k.TokenRevoked(jti) {
+		return nil // revoked already: nothing to write or record
+	}
+	entry := expression.Name("revoked_jti").AppendName(expression.Name(jti))
+	u := expression.Set(entry, expression.Value(exp.Add(leeway).Unix()))
+	for old, until := range k.RevokedJTIs {
+		if until < now.Unix() && old != jti {
+			u = u.Remove(expression.Name("revoked_jti").AppendName(expression.Name(old)))
+		}
+	}
+	cond := expression.AttributeExists(expression.Name("pk")).And(expression.AttributeExists(expression.Name("revoked_jti")))
+	expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("build access-token revocation: %w", err)
+	}
 	ev, err := d.eventPut(e)
 	if err != nil {
 		return err
 	}
 	_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &d.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Update: &types.Update{
+			TableName: &d.table, Key: primary(store.KeyPK(k.ID), "KEY"),
+			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		}},
 		{Put: ev},
 	}})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
-		return nil // already revoked
+		// The key is gone (its tokens are refused already), or a concurrent revocation
+		// of the same key won the race: the caller may retry.
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("revoke access token: %w", err)
 	}
 	return nil
 }
-
-// AccessRevoked reports whether key keyID's access token jti was revoked. The read
-// is eventually consistent (half the cost); RFC 7009 allows a revocation a moment
-// to propagate.
-func (d *Dynamo) AccessRevoked(ctx context.Context, keyID, jti string) (bool, error) {
-	out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &d.table, Key: primary(store.KeyPK(keyID), jtiSK+jti),
-		ProjectionExpression: aws.String("pk"),
-	})
-	if err != nil {
-		return false, fmt.Errorf("read access-token revocation: %w", err)
-	}
-	return out.Item != nil, nil
-}
-
-var _ Revocations = (*Dynamo)(nil)
