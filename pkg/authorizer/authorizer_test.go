@@ -336,7 +336,7 @@ func TestLastUsedAtMostOncePerMinute(t *testing.T) {
 
 func TestLockoutPerKeyAndIP(t *testing.T) {
 	env := testenv.New(t)
-	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	c := testenv.NewClock()
 	h := harnessOn(t, env, c)
 	id, key := h.newKey([]string{"orders:read"}, nil)
 	bad := badSecret(t, key)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,17 +26,8 @@ import (
 // routes is the route table every test deploys.
 const routes = `{"GET /v1/whoami": "", "GET /orders/{id}": "orders:read", "POST /orders": "orders:write"}`
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock is the settable test clock.
+type clock = testenv.Clock
 
 // countingDB counts DynamoDB calls by operation.
 type countingDB struct {
@@ -92,7 +82,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	return harnessOn(t, testenv.New(t), &clock{t: time.Now().UTC().Truncate(time.Second)})
+	return harnessOn(t, testenv.New(t), testenv.NewClock())
 }
 
 // harnessOn is one cold start of the authorizer on env: a separate instance.
@@ -310,5 +300,5 @@ func apikeyParse(s string) (string, error) {
 // benchHarness is a harness for benchmarks.
 func benchHarness(b *testing.B) *harness {
 	b.Helper()
-	return harnessOn(b, testenv.New(b), &clock{t: time.Now().UTC().Truncate(time.Second)})
+	return harnessOn(b, testenv.New(b), testenv.NewClock())
 }

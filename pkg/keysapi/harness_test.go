@@ -19,18 +19,8 @@ import (
 	"github.com/keyward/keyward/pkg/testenv"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock is the settable test clock.
+type clock = testenv.Clock
 
 // syncBuffer collects logs from concurrent handlers.
 type syncBuffer struct {
@@ -67,7 +57,7 @@ func harnessOn(t *testing.T, env *testenv.Env) *harness {
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}
 	deps := service.Build(cfg, env.AWS)
-	h := &harness{t: t, env: env, deps: deps, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, logs: &syncBuffer{}}
+	h := &harness{t: t, env: env, deps: deps, clock: testenv.NewClock(), logs: &syncBuffer{}}
 	deps.Log = slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	deps.Verifier.Now = h.clock.Now
 	api := keysapi.New(deps.Store, deps.Verifier, deps.Peppers, keysapi.Config{Prefix: cfg.Prefix, DefaultExpiry: cfg.DefaultExpiry}, deps.Log)

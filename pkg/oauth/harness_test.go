@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,17 +28,8 @@ import (
 
 // clock is a settable test clock shared by the verifier, the APIs, the key cache
 // and the rotator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock is the settable test clock.
+type clock = testenv.Clock
 
 type harness struct {
 	t        testing.TB
@@ -57,7 +47,7 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	env := testenv.New(t)
-	h := &harness{t: t, env: env, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
+	h := &harness{t: t, env: env, clock: testenv.NewClock()}
 	h.signing = "keyward-test-signing-" + strings.ToLower(testenv.RandomString(t, 6))
 	ctx := context.Background()
 	// The placeholder value the template gives the secret: no keys until rotated.
