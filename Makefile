@@ -67,9 +67,10 @@ lint: prereqs-go prereqs-cfn
 # Each bench writes its `figure ...` lines to .local/bench/<name>.txt; they are printed last.
 bench: prereqs-go deps
 	@rm -rf .local/bench && mkdir -p .local/bench
-	$(SERVICES) $(GO) test -count=1 -run '^$$' -bench . ./...
-	KEYWARD_BENCH_SWEEP=1 $(SERVICES) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkSweepScaling$$' -timeout 15m ./pkg/sweeper/
+	$(SERVICES) $(GO) test -count=1 -run '^$$' -bench . ./... | grep -v '^figure '
+	KEYWARD_BENCH_SWEEP=1 $(SERVICES) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkSweepScaling$$' -timeout 15m ./pkg/sweeper/ | grep -v '^figure '
 	$(SERVICES) $(GO) run ./infra/cmd/figures >/dev/null
+	@# Each bench wrote its figure lines to .local/bench; they end the output, once each.
 	@cat .local/bench/*.txt
 
 ## --- local stack -----------------------------------------------------------------------

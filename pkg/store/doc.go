@@ -3,7 +3,7 @@
 // Items (all attribute names are explicit strings, see template.yaml):
 //
 //	key    pk=KEY#<id>  sk=KEY        gsi1pk=OWNER#<owner>  gsi2pk=KEYS  lsk=<rank>#<newest-first ms>#<id>
-//	event  pk=KEY#<id>  sk=EV#<evid>  gsi3pk=AUDIT#<yyyy-mm> gsi3sk=<evid>  ttl=<epoch s>
+//	event  pk=KEY#<id>  sk=EV#<evid>  gsi3pk=AUDIT          gsi3sk=<evid>  ttl=<epoch s>
 //
 // Key items also carry the sweeper's schedule (due.go): due_pk=DUE#<shard> and
 // due_at=<epoch s> while something about the key falls due (the sparse "due" GSI),

@@ -57,12 +57,14 @@ func (d *Dynamo) Table() string { return d.table }
 func (d *Dynamo) DB() API { return d.db }
 
 const (
-	keySK      = "KEY"
-	allKeysPK  = "KEYS"
-	eventSK    = "EV#"
-	auditPK    = "AUDIT#"
-	maxMillis  = 9999999999999
-	monthTrunc = "2006-01"
+	keySK     = "KEY"
+	allKeysPK = "KEYS"
+	eventSK   = "EV#"
+	// auditPK is the one partition of the audit index. Bucketing it (by month, say)
+	// would not raise its write ceiling, since every new event lands in the newest
+	// bucket, and would make a sparse log cost a query per empty bucket.
+	auditPK   = "AUDIT"
+	maxMillis = 9999999999999
 )
 
 // KeyPK is the partition key of everything that belongs to key id.
@@ -132,7 +134,7 @@ func (d *Dynamo) eventPut(e *Event) (*types.Put, error) {
 	}
 	item["pk"] = &types.AttributeValueMemberS{Value: KeyPK(e.KeyID)}
 	item["sk"] = &types.AttributeValueMemberS{Value: eventSK + e.ID}
-	item["gsi3pk"] = &types.AttributeValueMemberS{Value: auditPK + e.Time.UTC().Format(monthTrunc)}
+	item["gsi3pk"] = &types.AttributeValueMemberS{Value: auditPK}
 	item["gsi3sk"] = &types.AttributeValueMemberS{Value: e.ID}
 	item["ttl"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(e.Time.Add(d.retention).Unix(), 10)}
 	return &types.Put{

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,12 +27,10 @@ type Page[T any] struct {
 	Next  string
 }
 
-// cursor is the opaque pagination state: where the index query stops, and for the
-// audit log which month it is in.
+// cursor is the opaque pagination state: where the index query stops, on which partition.
 type cursor struct {
-	Part  string            `json:"p"` // the partition the query ran on
-	Key   map[string]string `json:"k"` // LastEvaluatedKey, all string attributes
-	Month string            `json:"m,omitempty"`
+	Part string            `json:"p"` // the partition the query ran on
+	Key  map[string]string `json:"k"` // LastEvaluatedKey, all string attributes
 }
 
 func encodeCursor(c cursor) string {
@@ -50,7 +47,7 @@ func decodeCursor(s, part string) (*cursor, error) {
 		return nil, ErrBadCursor
 	}
 	var c cursor
-	if json.Unmarshal(b, &c) != nil || len(c.Key) == 0 && c.Month == "" || part != "" && c.Part != part {
+	if json.Unmarshal(b, &c) != nil || len(c.Key) == 0 || part != "" && c.Part != part {
 		return nil, ErrBadCursor
 	}
 	return &c, nil
@@ -194,124 +191,54 @@ func (d *Dynamo) ListEvents(ctx context.Context, keyID string, limit int, after 
 	return page, nil
 }
 
-// auditBatch is how many older monthly partitions ListAudit reads at once once the
-// newer ones are exhausted: a sparse audit log then costs a few round trips, not one
-// per month of retention.
-const auditBatch = 6
-
-// monthPage is one query's result on one monthly audit partition.
-type monthPage struct {
-	events []*Event
-	lek    map[string]types.AttributeValue
-	err    error
-}
-
-// ListAudit returns every key's events, newest first, optionally of one type. It walks
-// the monthly audit partitions back from now to the retention horizon.
+// ListAudit returns every key's events, newest first, optionally of one type, from
+// the audit index. Events past their retention that TTL has not yet purged are skipped.
 func (d *Dynamo) ListAudit(ctx context.Context, eventType string, limit int, after string, now time.Time) (Page[*Event], error) {
-	c, err := decodeCursor(after, "")
+	c, err := decodeCursor(after, auditPK)
 	if err != nil {
 		return Page[*Event]{}, err
 	}
-	month := monthStart(now)
-	var start map[string]types.AttributeValue
-	if c != nil {
-		m, err := time.Parse(monthTrunc, c.Month)
-		if err != nil || c.Part != auditPK+c.Month {
-			return Page[*Event]{}, ErrBadCursor
-		}
-		month, start = m, lastKey(c)
-	}
-	horizon := monthStart(now.Add(-d.retention))
-	var page Page[*Event]
-	for batch := 1; !month.Before(horizon); batch = auditBatch {
-		// The first partition is read alone (it usually fills the page); older, often
-		// empty ones are read several at a time.
-		months := []time.Time{month}
-		for len(months) < batch && !months[len(months)-1].AddDate(0, -1, 0).Before(horizon) {
-			months = append(months, months[len(months)-1].AddDate(0, -1, 0))
-		}
-		results := make([]monthPage, len(months))
-		var wg sync.WaitGroup
-		for i, m := range months {
-			from := start
-			if i > 0 {
-				from = nil
-			}
-			wg.Go(func() {
-				results[i] = d.auditMonth(ctx, m, eventType, limit-len(page.Items), from)
-			})
-		}
-		wg.Wait()
-		start = nil
-		for i, r := range results {
-			if r.err != nil {
-				return Page[*Event]{}, r.err
-			}
-			part := auditPK + months[i].Format(monthTrunc)
-			room := limit - len(page.Items)
-			if len(r.events) > room {
-				// Only a concurrently read older month can overshoot; it is re-read next page.
-				r.events, r.lek = r.events[:room], nil
-				page.Items = append(page.Items, r.events...)
-				last := r.events[len(r.events)-1]
-				page.Next = encodeCursor(cursor{Part: part, Month: months[i].Format(monthTrunc),
-					Key: map[string]string{"pk": KeyPK(last.KeyID), "sk": eventSK + last.ID, "gsi3pk": part, "gsi3sk": last.ID}})
-				return page, nil
-			}
-			page.Items = append(page.Items, r.events...)
-			if next, more := cursorFrom(part, r.lek); more {
-				next.Month = months[i].Format(monthTrunc)
-				if len(page.Items) >= limit {
-					page.Next = encodeCursor(next)
-					return page, nil
-				}
-				// The partition has more (a filtered query stopped early): read on from here.
-				month, start = months[i], r.lek
-				break
-			}
-			month = months[i].AddDate(0, -1, 0)
-			if len(page.Items) >= limit {
-				if !month.Before(horizon) {
-					page.Next = encodeCursor(cursor{Part: auditPK + month.Format(monthTrunc), Month: month.Format(monthTrunc)})
-				}
-				return page, nil
-			}
-		}
-	}
-	return page, nil
-}
-
-// auditMonth reads up to limit events of one monthly audit partition, newest first.
-func (d *Dynamo) auditMonth(ctx context.Context, month time.Time, eventType string, limit int, start map[string]types.AttributeValue) monthPage {
-	part := auditPK + month.Format(monthTrunc)
-	b := expression.NewBuilder().WithKeyCondition(expression.Key("gsi3pk").Equal(expression.Value(part)))
+	filter := expression.Name("ttl").GreaterThan(expression.Value(now.Unix()))
 	if eventType != "" {
-		b = b.WithFilter(expression.Name("type").Equal(expression.Value(eventType)))
+		filter = filter.And(expression.Name("type").Equal(expression.Value(eventType)))
 	}
-	expr, err := b.Build()
+	expr, err := expression.NewBuilder().
+		WithKeyCondition(expression.Key("gsi3pk").Equal(expression.Value(auditPK))).
+		WithFilter(filter).Build()
 	if err != nil {
-		return monthPage{err: fmt.Errorf("build audit query: %w", err)}
+		return Page[*Event]{}, fmt.Errorf("build audit query: %w", err)
 	}
-	out, err := d.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 &d.table,
-		IndexName:                 aws.String("gsi3"),
-		KeyConditionExpression:    expr.KeyCondition(),
-		FilterExpression:          expr.Filter(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ExclusiveStartKey:         start,
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(limit)),
-	})
-	if err != nil {
-		return monthPage{err: queryError("list audit", err)}
+	var page Page[*Event]
+	start := lastKey(c)
+	for {
+		out, err := d.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &d.table,
+			IndexName:                 aws.String("gsi3"),
+			KeyConditionExpression:    expr.KeyCondition(),
+			FilterExpression:          expr.Filter(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+			ExclusiveStartKey:         start,
+			ScanIndexForward:          aws.Bool(false),
+			Limit:                     aws.Int32(int32(limit - len(page.Items))),
+		})
+		if err != nil {
+			return Page[*Event]{}, queryError("list audit", err)
+		}
+		events, err := unmarshalEvents(out.Items)
+		if err != nil {
+			return Page[*Event]{}, err
+		}
+		page.Items = append(page.Items, events...)
+		next, more := cursorFrom(auditPK, out.LastEvaluatedKey)
+		if !more {
+			return page, nil
+		}
+		if len(page.Items) >= limit {
+			page.Next = encodeCursor(next)
+			return page, nil
+		}
+		// A filtered page came back short: read on.
+		start = out.LastEvaluatedKey
 	}
-	events, err := unmarshalEvents(out.Items)
-	return monthPage{events: events, lek: out.LastEvaluatedKey, err: err}
-}
-
-func monthStart(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
