@@ -86,10 +86,6 @@ func (d *Dynamo) ListKeys(ctx context.Context, f KeyFilter, limit int, after str
 	if f.Owner != "" {
 		index, pkName, part = "gsi1", "gsi1pk", ownerPK(f.Owner)
 	}
-	c, err := decodeCursor(after, part)
-	if err != nil {
-		return Page[*Key]{}, err
-	}
 	kc := expression.Key(pkName).Equal(expression.Value(part))
 	if f.Status != "" {
 		kc = kc.And(expression.Key("lsk").BeginsWith(statusRank(f.Status) + "#"))
@@ -98,28 +94,43 @@ func (d *Dynamo) ListKeys(ctx context.Context, f KeyFilter, limit int, after str
 	if err != nil {
 		return Page[*Key]{}, fmt.Errorf("build key query: %w", err)
 	}
-	var page Page[*Key]
-	start := lastKey(c)
+	in := &dynamodb.QueryInput{
+		TableName: &d.table, IndexName: &index, KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}
+	return queryPage(ctx, d.db, in, part, limit, after, func(item map[string]types.AttributeValue) (*Key, bool, error) {
+		var k Key
+		if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+			return nil, false, fmt.Errorf("unmarshal key: %w", err)
+		}
+		return &k, f.Status == "" || k.EffectiveStatus(now) == f.Status, nil
+	})
+}
+
+// queryPage runs the query in on partition part from the cursor after, until limit
+// items are kept or the partition is exhausted: a page that a filter (DynamoDB's or
+// keep's) left short is read on, so only the last page is ever short.
+func queryPage[T any](ctx context.Context, db API, in *dynamodb.QueryInput, part string, limit int, after string,
+	keep func(map[string]types.AttributeValue) (T, bool, error)) (Page[T], error) {
+	c, err := decodeCursor(after, part)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	var page Page[T]
+	in.ExclusiveStartKey = lastKey(c)
 	for {
-		out, err := d.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 &d.table,
-			IndexName:                 &index,
-			KeyConditionExpression:    expr.KeyCondition(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			ExclusiveStartKey:         start,
-			Limit:                     aws.Int32(int32(limit - len(page.Items))),
-		})
+		in.Limit = aws.Int32(int32(limit - len(page.Items)))
+		out, err := db.Query(ctx, in)
 		if err != nil {
-			return Page[*Key]{}, queryError("list keys", err)
+			return Page[T]{}, queryError("query "+part, err)
 		}
 		for _, item := range out.Items {
-			var k Key
-			if err := attributevalue.UnmarshalMap(item, &k); err != nil {
-				return Page[*Key]{}, fmt.Errorf("unmarshal key: %w", err)
+			v, ok, err := keep(item)
+			if err != nil {
+				return Page[T]{}, err
 			}
-			if f.Status == "" || k.EffectiveStatus(now) == f.Status {
-				page.Items = append(page.Items, &k)
+			if ok {
+				page.Items = append(page.Items, v)
 			}
 		}
 		next, more := cursorFrom(part, out.LastEvaluatedKey)
@@ -130,7 +141,7 @@ func (d *Dynamo) ListKeys(ctx context.Context, f KeyFilter, limit int, after str
 			page.Next = encodeCursor(next)
 			return page, nil
 		}
-		start = out.LastEvaluatedKey
+		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 }
 
@@ -144,60 +155,32 @@ func queryError(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-func unmarshalEvents(items []map[string]types.AttributeValue) ([]*Event, error) {
-	out := make([]*Event, 0, len(items))
-	for _, item := range items {
-		var e Event
-		if err := attributevalue.UnmarshalMap(item, &e); err != nil {
-			return nil, fmt.Errorf("unmarshal event: %w", err)
-		}
-		out = append(out, &e)
+func event(item map[string]types.AttributeValue) (*Event, bool, error) {
+	var e Event
+	if err := attributevalue.UnmarshalMap(item, &e); err != nil {
+		return nil, false, fmt.Errorf("unmarshal event: %w", err)
 	}
-	return out, nil
+	return &e, true, nil
 }
 
 // ListEvents returns a key's events, newest first. A deleted key's events are still there.
 func (d *Dynamo) ListEvents(ctx context.Context, keyID string, limit int, after string) (Page[*Event], error) {
 	part := KeyPK(keyID)
-	c, err := decodeCursor(after, part)
-	if err != nil {
-		return Page[*Event]{}, err
-	}
 	kc := expression.Key("pk").Equal(expression.Value(part)).And(expression.Key("sk").BeginsWith(eventSK))
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 	if err != nil {
 		return Page[*Event]{}, fmt.Errorf("build events query: %w", err)
 	}
-	out, err := d.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 &d.table,
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ExclusiveStartKey:         lastKey(c),
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(limit)),
-	})
-	if err != nil {
-		return Page[*Event]{}, queryError("list events", err)
-	}
-	events, err := unmarshalEvents(out.Items)
-	if err != nil {
-		return Page[*Event]{}, err
-	}
-	page := Page[*Event]{Items: events}
-	if next, more := cursorFrom(part, out.LastEvaluatedKey); more {
-		page.Next = encodeCursor(next)
-	}
-	return page, nil
+	return queryPage(ctx, d.db, &dynamodb.QueryInput{
+		TableName: &d.table, KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward: aws.Bool(false),
+	}, part, limit, after, event)
 }
 
 // ListAudit returns every key's events, newest first, optionally of one type, from
 // the audit index. Events past their retention that TTL has not yet purged are skipped.
 func (d *Dynamo) ListAudit(ctx context.Context, eventType string, limit int, after string, now time.Time) (Page[*Event], error) {
-	c, err := decodeCursor(after, auditPK)
-	if err != nil {
-		return Page[*Event]{}, err
-	}
 	filter := expression.Name("ttl").GreaterThan(expression.Value(now.Unix()))
 	if eventType != "" {
 		filter = filter.And(expression.Name("type").Equal(expression.Value(eventType)))
@@ -208,37 +191,9 @@ func (d *Dynamo) ListAudit(ctx context.Context, eventType string, limit int, aft
 	if err != nil {
 		return Page[*Event]{}, fmt.Errorf("build audit query: %w", err)
 	}
-	var page Page[*Event]
-	start := lastKey(c)
-	for {
-		out, err := d.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 &d.table,
-			IndexName:                 aws.String("gsi3"),
-			KeyConditionExpression:    expr.KeyCondition(),
-			FilterExpression:          expr.Filter(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			ExclusiveStartKey:         start,
-			ScanIndexForward:          aws.Bool(false),
-			Limit:                     aws.Int32(int32(limit - len(page.Items))),
-		})
-		if err != nil {
-			return Page[*Event]{}, queryError("list audit", err)
-		}
-		events, err := unmarshalEvents(out.Items)
-		if err != nil {
-			return Page[*Event]{}, err
-		}
-		page.Items = append(page.Items, events...)
-		next, more := cursorFrom(auditPK, out.LastEvaluatedKey)
-		if !more {
-			return page, nil
-		}
-		if len(page.Items) >= limit {
-			page.Next = encodeCursor(next)
-			return page, nil
-		}
-		// A filtered page came back short: read on.
-		start = out.LastEvaluatedKey
-	}
+	return queryPage(ctx, d.db, &dynamodb.QueryInput{
+		TableName: &d.table, IndexName: aws.String("gsi3"), KeyConditionExpression: expr.KeyCondition(),
+		FilterExpression: expr.Filter(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward: aws.Bool(false),
+	}, auditPK, limit, after, event)
 }
