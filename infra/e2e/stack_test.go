@@ -278,7 +278,8 @@ func call(t *testing.T, method, u, credential, contentType, body string, out any
 
 // TestLocalStack starts `make local`'s program with its own services, drives it over
 // HTTP (create, token, whoami, rotate, revoke), runs the README walkthrough against
-// it, stops it with SIGINT, and checks that no process is left behind.
+// it, runs `make sweep NOW=…` against it (issue 5), stops it with SIGINT, and checks
+// that no process is left behind.
 func TestLocalStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole local stack")
@@ -298,6 +299,7 @@ func TestLocalStack(t *testing.T) {
 	t.Run("flow", func(t *testing.T) { testFlow(t, s) })
 	t.Run("readme", func(t *testing.T) { testWalkthrough(t, s) })
 	t.Run("issue4-script", func(t *testing.T) { testIssue4Script(t, s) })
+	t.Run("sweep", func(t *testing.T) { testSweep(t, s) })
 
 	s.stop(t)
 	t.Logf("whole test in %s", time.Since(start).Round(time.Millisecond))
