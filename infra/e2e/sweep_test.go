@@ -308,15 +308,14 @@ func testSweep(t *testing.T, s *localStack) {
 		if k := storedKey(t, s, short); k.Status != "expired" || k.Version != 2 {
 			t.Errorf("5-day key six days in: stored status %q version %d, want expired and 2 (one write by the sweeper)", k.Status, k.Version)
 		}
-		// The API shows that write (updated_at is the sweep's instant), but its status is
-		// the effective status at the wall clock (store.Key.EffectiveStatus), and NOW
-		// moves only the sweeper's clock: on the wall clock the key has days left.
+		// The API shows that write: updated_at is the sweep's instant, and the stored
+		// expired stands (store.Key.EffectiveStatus) though NOW moved only the sweeper's clock.
 		v := get(short)
 		if !v.UpdatedAt.Equal(day6) {
 			t.Errorf("5-day key six days in: updated_at %s, want the sweep's instant %s", v.UpdatedAt, day6)
 		}
 		if v.Status != "expired" {
-			t.Logf("GET /v1/keys/%s answers status %q: the keys API runs on the wall clock, before expires_at; the stored status is expired", short, v.Status)
+			t.Errorf("GET /v1/keys/%s answers status %q after the sweeper expired it, want expired", short, v.Status)
 		}
 	}
 	expiredNow(t)

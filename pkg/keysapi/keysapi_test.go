@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/keyward/keyward/pkg/store"
 )
 
 func TestCreateGetListLifecycle(t *testing.T) {
@@ -570,4 +571,29 @@ func TestLockoutPerKeyAndIP(t *testing.T) {
 	if failed != 1 {
 		t.Errorf("%d auth.failed events, want 1", failed)
 	}
+}
+
+// TestStoredExpiryStands: once the sweeper has stored expired, the key stays expired
+// (and refused) until a PATCH extends expires_at.
+func TestStoredExpiryStands(t *testing.T) {
+	h := newHarness(t)
+	kid, secret := h.createKey(map[string]any{"scopes": []string{"keys:read"}})
+	k, err := h.deps.Store.GetKey(t.Context(), kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Version++
+	k.Status = "expired" // what the sweeper writes
+	if err := h.deps.Store.UpdateKey(t.Context(), k, &store.Event{Time: h.clock.Now(), Type: store.EventKeyExpired, KeyID: kid, Actor: "sweeper"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.call("keys-get", id(kid)).must(t, 200).str("status"); st != "expired" {
+		t.Fatalf("status %s, want expired", st)
+	}
+	h.call("keys-get", id(kid), cred(secret)).must(t, 401)
+	exp := h.clock.Now().Add(30 * 24 * time.Hour).Format(time.RFC3339)
+	if st := h.call("keys-patch", id(kid), jsonBody(map[string]any{"expires_at": exp})).must(t, 200).str("status"); st != "active" {
+		t.Fatalf("after extending: status %s, want active", st)
+	}
+	h.call("keys-get", id(kid), cred(secret)).must(t, 200)
 }

@@ -55,12 +55,14 @@ func (k *Key) TokenRevoked(jti string) bool {
 }
 
 // EffectiveStatus is the status at now: expiry and the end of a grace period take
-// effect when they pass, whether or not the sweeper has written them yet.
+// effect when they pass, whether or not the sweeper has written them yet; once it has,
+// the stored expired stands until a PATCH extends expires_at.
 func (k *Key) EffectiveStatus(now time.Time) string {
 	switch {
 	case k.Status == StatusRevoked:
 		return StatusRevoked
-	case !now.Before(k.ExpiresAt):
+	case k.Status == StatusExpired || !now.Before(k.ExpiresAt):
+		// A stored expired (the sweeper's) stands until expires_at is extended.
 		return StatusExpired
 	case k.PreviousValid(now):
 		return StatusRotating
