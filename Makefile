@@ -12,6 +12,8 @@ SHELL := bash
 .DEFAULT_GOAL := test
 
 GO        ?= go
+# samconfig.toml section for make deploy: default or prod.
+DEPLOY_ENV ?= default
 PORT      ?= 3000
 SERVICES  := infra/services.sh
 DDB_MARK  := infra/node_modules/.package-lock.json
@@ -109,7 +111,7 @@ build-SigningKeyRotationFunction:
 deploy:
 	@command -v sam >/dev/null 2>&1 || { echo "keyward: the AWS SAM CLI is required to deploy: https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html" >&2; exit 1; }
 	sam build
-	sam deploy
+	sam deploy --config-env $(DEPLOY_ENV)
 
 clean:
 	rm -rf .local .aws-sam
