@@ -55,12 +55,42 @@ func checkScopes(list []string) (scope.Set, error) {
 	return set, nil
 }
 
+// maxMetadataDepth keeps metadata within DynamoDB's 32 nesting levels (the key item
+// and the metadata map itself take two).
+const maxMetadataDepth = 30
+
 func checkMetadata(m map[string]any) error {
 	b, _ := json.Marshal(m)
 	if len(b) > maxMetadata {
 		return badRequest("invalid_metadata", "metadata must be at most %d bytes of JSON.", maxMetadata)
 	}
+	if !storable(m, 1) {
+		return badRequest("invalid_metadata", "metadata must nest at most %d levels and have no empty keys.", maxMetadataDepth)
+	}
 	return nil
+}
+
+// storable reports whether v is within the nesting limit and has no empty map key,
+// which DynamoDB cannot store.
+func storable(v any, depth int) bool {
+	if depth > maxMetadataDepth {
+		return false
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if k == "" || !storable(e, depth+1) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if !storable(e, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkCIDRs validates and canonicalises allowed_cidrs (a bare address is a /32 or /128).

@@ -15,6 +15,7 @@ import (
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/httpapi"
+	"github.com/keyward/keyward/pkg/scope"
 	"github.com/keyward/keyward/pkg/store"
 )
 
@@ -528,6 +529,11 @@ func (a *API) rotate(ctx context.Context, c *call) (events.APIGatewayV2HTTPRespo
 	k, err := a.apply(ctx, c, id, func(k *store.Key) (*store.Event, error) {
 		if err := refuseRevoked(k); err != nil {
 			return nil, err
+		}
+		// A rotation hands the caller a working secret of the key: it may only rotate a
+		// key whose scopes its own cover, exactly as it may only create one.
+		if !c.caller.Scopes.Covers(scope.MustParseList(k.Scopes)) {
+			return nil, httpapi.Errorf(http.StatusForbidden, "scope_escalation", "A key may only be rotated by a caller holding all of its scopes.")
 		}
 		if k.EffectiveStatus(c.now) == store.StatusExpired {
 			return nil, httpapi.Errorf(http.StatusConflict, "key_expired", "Key %s has expired; extend expires_at before rotating.", k.ID)

@@ -597,3 +597,38 @@ func TestStoredExpiryStands(t *testing.T) {
 	}
 	h.call("keys-get", id(kid), cred(secret)).must(t, 200)
 }
+
+// TestRotateNeedsTheKeysScopes: rotating returns a working secret, so a caller may
+// only rotate a key whose scopes it holds (no escalation through rotate).
+func TestRotateNeedsTheKeysScopes(t *testing.T) {
+	h := newHarness(t)
+	strong, _ := h.createKey(map[string]any{"scopes": []string{"*"}})
+	_, writer := h.createKey(map[string]any{"scopes": []string{"keys:write", "orders:read"}})
+	weak, _ := h.createKey(map[string]any{"scopes": []string{"orders:read"}})
+	r := h.call("keys-rotate", id(strong), cred(writer))
+	if r.status != 403 || r.str("code") != "scope_escalation" {
+		t.Fatalf("rotating a * key with keys:write: %d %s", r.status, r.raw)
+	}
+	h.call("keys-rotate", id(weak), cred(writer)).must(t, 200)
+}
+
+func TestMetadataDynamoDBCannotStore(t *testing.T) {
+	h := newHarness(t)
+	deep := map[string]any{"v": 1}
+	for range 31 {
+		deep = map[string]any{"n": deep}
+	}
+	kid, _ := h.createKey(nil)
+	for name, md := range map[string]any{"too deep": deep, "empty key": map[string]any{"a": map[string]any{"": 1}}} {
+		t.Run(name, func(t *testing.T) {
+			r := h.call("keys-create", jsonBody(map[string]any{"name": "m", "scopes": []string{"a"}, "metadata": md}))
+			if r.status != 400 || r.str("code") != "invalid_metadata" {
+				t.Fatalf("create: %d %s", r.status, r.raw)
+			}
+			r = h.call("keys-patch", id(kid), jsonBody(map[string]any{"metadata": md}))
+			if r.status != 400 || r.str("code") != "invalid_metadata" {
+				t.Fatalf("patch: %d %s", r.status, r.raw)
+			}
+		})
+	}
+}
