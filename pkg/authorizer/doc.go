@@ -33,7 +33,7 @@
 //     credential, the route and the source IP, so all three must be in it, or a
 //     cached Allow for one route or address is reused on another (the classic trap).
 //   - HTTP API: $request.header.Authorization, $context.routeKey,
-//     $context.identity.sourceIp. To accept X-API-Key instead, use
+//     $context.httpMethod (an ANY route's routeKey says ANY), $context.identity.sourceIp. To accept X-API-Key instead, use
 //     $request.header.X-API-Key (an identity source is required, so one header per
 //     authorizer; with caching off, leave identity sources out to accept either).
 //   - REST REQUEST: method.request.header.Authorization, context.httpMethod,

@@ -81,10 +81,14 @@ func parseEvent(raw []byte) (request, error) {
 	switch {
 	case ev.Version == "2.0" && ev.RouteArn != "":
 		r := request{kind: HTTPSimple, credential: auth.Credential(ev.Headers), sourceIP: ev.RequestContext.HTTP.SourceIP, arn: ev.RouteArn}
+		// The method is the request's: an ANY route's routeKey says "ANY". The routeKey
+		// gives the path template; $default has none, so the concrete path is matched.
+		r.method, r.path = ev.RequestContext.HTTP.Method, ev.RawPath
 		if m, p, ok := strings.Cut(ev.RouteKey, " "); ok {
-			r.method, r.path = m, p
-		} else {
-			r.method, r.path = ev.RequestContext.HTTP.Method, ev.RawPath
+			if r.method == "" {
+				r.method = m
+			}
+			r.path = p
 		}
 		return r, nil
 	case strings.EqualFold(ev.Type, "TOKEN"):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -102,16 +103,47 @@ func ParseJSON(s string) (*Table, error) {
 // Rules returns the rules, most specific first.
 func (t *Table) Rules() []Rule { return t.rules }
 
-// Match returns the most specific rule for method and path (a concrete path or a
-// route template such as /orders/{id}).
+// Match returns the most specific rule for method and path. A concrete path is
+// matched against the rules' patterns; a route template (API Gateway's routeKey or
+// resource, such as /orders/{proxy+}) only against a rule of the same shape, because
+// a template segment stands for whatever the request had there: {proxy+} must not
+// pass for the single segment a {id} rule covers.
 func (t *Table) Match(method, path string) (Rule, bool) {
 	segs := split(path)
+	match := matches
+	if slices.ContainsFunc(segs, isParam) {
+		match = sameShape
+	}
 	for _, r := range t.rules {
-		if (r.Method == AnyMethod || strings.EqualFold(r.Method, method)) && matches(r.segs, segs) {
+		if (r.Method == AnyMethod || strings.EqualFold(r.Method, method)) && match(r.segs, segs) {
 			return r, true
 		}
 	}
 	return Rule{}, false
+}
+
+// sameShape reports whether two route templates are the same route: equal literals,
+// and parameters (of any name) where the other has a parameter of the same kind.
+func sameShape(pattern, template []string) bool {
+	if len(pattern) != len(template) {
+		return false
+	}
+	for i, p := range pattern {
+		t := template[i]
+		switch {
+		case greedy(p) || greedy(t):
+			if !greedy(p) || !greedy(t) {
+				return false
+			}
+		case isParam(p) || isParam(t):
+			if !isParam(p) || !isParam(t) {
+				return false
+			}
+		case p != t:
+			return false
+		}
+	}
+	return true
 }
 
 func split(path string) []string {
