@@ -276,22 +276,50 @@ func (d *Dynamo) RevokeFamily(ctx context.Context, keyID string, presented Refre
 	if err != nil {
 		return false, err
 	}
-	_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	failed, err := d.transact(ctx, []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &d.table, Key: primary(familyPK(presented.Family), familySK),
 			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		}},
 		{Put: ev},
-	}})
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		return false, nil
-	}
+	})
 	if err != nil {
 		return false, fmt.Errorf("revoke refresh family: %w", err)
 	}
-	return true, nil
+	return !failed, nil
+}
+
+// transactAttempts bounds retries of a transaction that lost to a concurrent write.
+const transactAttempts = 4
+
+// transact writes items, retrying while another write to the same items is in
+// flight (TransactionConflict: the last-used writer, the sweeper, a PATCH). It
+// reports whether the first item's condition failed; any other failure is an error,
+// never a silent success.
+func (d *Dynamo) transact(ctx context.Context, items []types.TransactWriteItem) (conditionFailed bool, err error) {
+	for attempt := 1; ; attempt++ {
+		_, err := d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			return false, err
+		}
+		conflict := false
+		for i, r := range tce.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ConditionalCheckFailed":
+				if i == 0 {
+					return true, nil
+				}
+			case "TransactionConflict":
+				conflict = true
+			}
+		}
+		if !conflict || attempt == transactAttempts {
+			return false, err
+		}
+		time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
+	}
 }
 
 // RevokeAccess records jti, which expires at exp, as revoked on key k (as read: its
@@ -318,21 +346,15 @@ func (d *Dynamo) RevokeAccess(ctx context.Context, k *store.Key, jti string, exp
 	if err != nil {
 		return err
 	}
-	_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	// A failed condition means the key is gone: its tokens are refused already.
+	if _, err := d.transact(ctx, []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &d.table, Key: primary(store.KeyPK(k.ID), "KEY"),
 			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		}},
 		{Put: ev},
-	}})
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		// The key is gone (its tokens are refused already), or a concurrent revocation
-		// of the same key won the race: the caller may retry.
-		return nil
-	}
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("revoke access token: %w", err)
 	}
 	return nil
