@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -105,7 +106,14 @@ type Guard interface {
 	Fail(ctx context.Context, keyID, ip string, now time.Time) (bool, error)
 }
 
-// Verifier verifies credentials. All fields but Tokens, TokenKeys and Guard are required.
+// UsageRecorder records the last use of keys (package usage).
+type UsageRecorder interface {
+	// Touch records a use of keyID from ip, at most once per key per interval.
+	Touch(ctx context.Context, keyID, ip, actor string, now time.Time) (bool, error)
+}
+
+// Verifier verifies credentials. All fields but Tokens, TokenKeys, Guard, Usage and
+// Log are required.
 type Verifier struct {
 	Prefix  string
 	Keys    KeyReader
@@ -117,6 +125,11 @@ type Verifier struct {
 	TokenKeys KeyReader
 	// Guard, when set, refuses a key id from a source IP that failed too often.
 	Guard Guard
+	// Usage, when set, records keys' last use (RecordUse): wherever a key or its token
+	// is used (authorizer, management API, token endpoint), so a key in use never
+	// looks stale to the sweeper.
+	Usage UsageRecorder
+	Log   *slog.Logger
 	Now   func() time.Time
 }
 
@@ -178,6 +191,19 @@ func (v *Verifier) failed(ctx context.Context, guarded bool, keyID, sourceIP str
 		}
 	}
 	return Decision{Reason: Unknown}
+}
+
+// RecordUse records that p's key was used from ip: callers call it once the request
+// is authorized, so last_used_at is the last successful use (a refused request, even
+// with a valid credential, changes nothing). It is bookkeeping, rate-limited by the
+// recorder: its failure is logged and never changes the answer.
+func (v *Verifier) RecordUse(ctx context.Context, p Principal, ip string) {
+	if v.Usage == nil || p.Key == nil {
+		return // the root credential has no key record
+	}
+	if _, err := v.Usage.Touch(ctx, p.KeyID, ip, p.KeyID, v.Now()); err != nil && v.Log != nil {
+		v.Log.WarnContext(ctx, "record last use", "key_id", p.KeyID, "err", err)
+	}
 }
 
 // usable checks what every credential of a key needs: status, expiry, network.

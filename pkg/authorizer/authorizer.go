@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -29,19 +28,12 @@ type Routes interface {
 	Current(ctx context.Context) (*routeconfig.Table, error)
 }
 
-// Usage records the last use of keys.
-type Usage interface {
-	// Touch records a use of keyID from ip, at most once per key per interval.
-	Touch(ctx context.Context, keyID, ip, actor string, now time.Time) (bool, error)
-}
-
-// Authorizer answers API Gateway authorizer events. Verifier and Routes are required;
-// Usage may be nil (no last-used writes). Failed attempts are counted by the
-// Verifier's Guard, as for every other route.
+// Authorizer answers API Gateway authorizer events. Verifier and Routes are required.
+// Last use and failed attempts are recorded by the Verifier (its Usage and Guard), as
+// for every other route.
 type Authorizer struct {
 	Verifier *auth.Verifier
 	Routes   Routes
-	Usage    Usage
 	Log      *slog.Logger
 }
 
@@ -101,7 +93,6 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 
 // decide verifies the credential and checks the route's scope.
 func (a *Authorizer) decide(ctx context.Context, req request, table *routeconfig.Table) (outcome, error) {
-	now := a.Verifier.Now()
 	d, err := a.Verifier.Verify(ctx, req.credential, req.sourceIP)
 	if err != nil {
 		return outcome{}, err
@@ -116,19 +107,15 @@ func (a *Authorizer) decide(ctx context.Context, req request, table *routeconfig
 		return outcome{invalid: true, code: codeInvalid}, nil
 	}
 	p := d.Principal
-	if a.Usage != nil && p.Kind != auth.KindRoot {
-		if _, err := a.Usage.Touch(ctx, p.KeyID, req.sourceIP, p.KeyID, now); err != nil {
-			// Last-used is bookkeeping: its failure never changes the answer.
-			a.Log.WarnContext(ctx, "authorizer: record last use", "key_id", p.KeyID, "err", err)
-		}
-	}
 	out := outcome{principal: p, allowed: true}
 	if !permits(table, p, req.method, req.path) {
 		out.allowed, out.code = false, codeScope
 		if _, ok := table.Match(req.method, req.path); !ok {
 			out.code = codeUnknownRoute
 		}
+		return out, nil
 	}
+	a.Verifier.RecordUse(ctx, p, req.sourceIP)
 	return out, nil
 }
 

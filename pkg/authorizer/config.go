@@ -46,10 +46,11 @@ func New(ctx context.Context, deps *service.Deps, cfg Config) (*Authorizer, erro
 		return nil, fmt.Errorf("route table: %w", err)
 	}
 	deps.Verifier.TokenKeys = NewKeyCache(deps.Store, cfg.TokenKeyTTL, deps.Verifier.Now)
+	// Last use goes through the same client as the authorizer's store.
+	deps.Verifier.Usage = usage.New(deps.Store.DB(), deps.Config.Table, deps.Store)
 	return &Authorizer{
 		Verifier: deps.Verifier,
 		Routes:   routes,
-		Usage:    usage.New(deps.Store.DB(), deps.Config.Table, deps.Store),
 		Log:      deps.Log,
 	}, nil
 }

@@ -105,6 +105,7 @@ func (a *API) with(need string, h handler) httpapi.Handler {
 		if !p.Scopes.AllowsString(need) {
 			return events.APIGatewayV2HTTPResponse{}, httpapi.Errorf(http.StatusForbidden, "insufficient_scope", "This credential lacks the %s permission.", need)
 		}
+		a.verifier.RecordUse(ctx, p, req.RequestContext.HTTP.SourceIP)
 		return h(ctx, &call{req: req, caller: p, now: a.now().UTC().Truncate(time.Second)})
 	}
 }

@@ -171,6 +171,7 @@ func (a *API) authenticateClient(ctx context.Context, r *request) (auth.Principa
 	if !d.OK() || d.Principal.Kind != auth.KindAPIKey || d.Principal.KeyID != id {
 		return auth.Principal{}, fail("Client authentication failed.")
 	}
+	a.Verifier.RecordUse(ctx, d.Principal, r.ip())
 	return d.Principal, nil
 }
 

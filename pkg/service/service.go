@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/pkg/secrets"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/token"
+	"github.com/keyward/keyward/pkg/usage"
 )
 
 // secretTTL is how long a secret value is trusted in memory. A pepper or root
@@ -166,10 +167,12 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	peppers := secrets.NewCached(sm, cfg.PepperSecretID, secretTTL)
 	root := secrets.NewRoot(sm, cfg.RootSecretID, secretTTL)
 	guard := lockout.New(ddb, cfg.Table, st, cfg.Lockout)
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	d := &Deps{
 		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Root: root, Guard: guard,
-		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: st, Peppers: peppers, Root: root, Guard: guard, Now: time.Now},
-		Log:      slog.New(slog.NewJSONHandler(os.Stdout, nil)),
+		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: st, Peppers: peppers, Root: root, Guard: guard,
+			Usage: usage.New(ddb, cfg.Table, st), Log: log, Now: time.Now},
+		Log: log,
 	}
 	if cfg.SigningKeysSecretID != "" {
 		d.SigningKeys = jwks.NewCache(sm, cfg.SigningKeysSecretID)
