@@ -42,16 +42,25 @@ type Reminder struct {
 	SweptAt time.Time `json:"swept_at"`
 }
 
-// Subject is a one-line summary, the SNS subject (at most 100 characters).
+// maxSubject is SNS's bound: a subject is printable ASCII, one line, under 100 characters.
+const maxSubject = 99
+
+// Subject is a one-line summary, the SNS subject. A key name may hold any character,
+// so everything outside printable ASCII becomes '?', and a long name is cut: a
+// subject SNS refuses would leave the reminder undeliverable on every retry.
 func (r *Reminder) Subject() string {
-	var s string
-	if r.Kind == KindStale {
-		s = fmt.Sprintf("Keyward: key %s unused for %d days", r.Name, deref(r.IdleDays))
-	} else {
-		s = fmt.Sprintf("Keyward: key %s expires in %d days", r.Name, deref(r.DaysLeft))
+	name := []byte(r.Name)
+	for i, c := range name {
+		if c < ' ' || c > '~' {
+			name[i] = '?'
+		}
 	}
-	if len(s) > 100 {
-		s = s[:97] + "..."
+	s := fmt.Sprintf("Keyward: key %s expires in %d days", name, deref(r.DaysLeft))
+	if r.Kind == KindStale {
+		s = fmt.Sprintf("Keyward: key %s unused for %d days", name, deref(r.IdleDays))
+	}
+	if len(s) > maxSubject {
+		s = s[:maxSubject-3] + "..."
 	}
 	return s
 }

@@ -134,7 +134,7 @@ func (s *Sweeper) Run(ctx context.Context) (Result, error) {
 					s.beforeItem()
 				}
 				if err := r.item(ctx, item); err != nil {
-					atomic.AddInt64(&r.res.Failed, 1)
+					r.count(func(res *Result) { res.Failed++ })
 					s.log.Error("sweep item failed; it stays due", "pk", str(item["pk"]), "sk", str(item["sk"]), "err", err)
 				}
 			}
