@@ -11,12 +11,12 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/infra/gateway"
 	"github.com/keyward/keyward/infra/localstack"
+	"github.com/keyward/keyward/pkg/testenv"
 )
 
 // fixtureFunction returns the LogicalId that the fixture named name (with its
@@ -37,24 +37,6 @@ func fixtureFunction(name, routeKey string, routes map[string]string, folders ma
 		}
 	}
 	return id
-}
-
-// lockedBuffer collects a function's output for the failure message.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestFixturesAgainstBootstraps invokes every events/*.json fixture against the host
@@ -78,7 +60,7 @@ func TestFixturesAgainstBootstraps(t *testing.T) {
 
 	type running struct {
 		fn  *gateway.Function
-		out *lockedBuffer
+		out *testenv.Buffer
 		err error
 	}
 	started := map[string]*running{}
@@ -93,7 +75,7 @@ func TestFixturesAgainstBootstraps(t *testing.T) {
 		if r, ok := started[id]; ok {
 			return r
 		}
-		r := &running{out: &lockedBuffer{}}
+		r := &running{out: &testenv.Buffer{}}
 		started[id] = r
 		fn, ok := p.Function(id)
 		if !ok {

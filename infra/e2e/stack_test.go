@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/infra/localstack"
+	"github.com/keyward/keyward/pkg/testenv"
 )
 
 // localStack is infra/cmd/local serving under its own infra/services.sh.
@@ -27,7 +28,7 @@ type localStack struct {
 	dir   string // KEYWARD_LOCAL_DIR
 	root  string // the root credential
 	cmd   *exec.Cmd
-	out   *lockedBuffer
+	out   *testenv.Buffer
 	p     *localstack.Project
 	procs map[int]string // every descendant seen while running: pid -> start time
 }
@@ -41,7 +42,7 @@ func startStack(t *testing.T) *localStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &localStack{dir: t.TempDir(), out: &lockedBuffer{}, p: p, procs: map[int]string{}}
+	s := &localStack{dir: t.TempDir(), out: &testenv.Buffer{}, p: p, procs: map[int]string{}}
 	bin := filepath.Join(s.dir, "keyward-local")
 	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./infra/cmd/local")
 	build.Dir = p.Root

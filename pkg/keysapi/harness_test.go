@@ -1,14 +1,12 @@
 package keysapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,25 +20,12 @@ import (
 // clock is the settable test clock.
 type clock = testenv.Clock
 
-// syncBuffer collects logs from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type harness struct {
 	t      *testing.T
 	env    *testenv.Env
 	deps   *service.Deps
 	clock  *clock
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	router *httpapi.Router
 }
 
@@ -57,7 +42,7 @@ func harnessOn(t *testing.T, env *testenv.Env) *harness {
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}
 	deps := service.Build(cfg, env.AWS)
-	h := &harness{t: t, env: env, deps: deps, clock: testenv.NewClock(), logs: &syncBuffer{}}
+	h := &harness{t: t, env: env, deps: deps, clock: testenv.NewClock(), logs: &testenv.Buffer{}}
 	deps.Log = slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	deps.Verifier.Now = h.clock.Now
 	api := keysapi.New(deps.Store, deps.Verifier, deps.Peppers, keysapi.Config{Prefix: cfg.Prefix, DefaultExpiry: cfg.DefaultExpiry}, deps.Log)
