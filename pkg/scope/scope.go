@@ -39,10 +39,14 @@ func Parse(s string) (Scope, error) {
 	}
 	if hasAt {
 		if !validResource(resource) {
-			return Scope{}, fmt.Errorf("scope %q: resource must be printable, without spaces or '@', with '*' only at its end", s)
+			return Scope{}, fmt.Errorf("scope %q: resource must be printable ASCII, without spaces, with '*' only at its end", s)
 		}
 	}
-	return Scope{Action: action, Resource: resource}, nil
+	sc := Scope{Action: action, Resource: resource}
+	if err := checkBuiltIn(sc); err != nil {
+		return Scope{}, err
+	}
+	return sc, nil
 }
 
 func validAction(a string) bool {
@@ -65,7 +69,9 @@ func validResource(r string) bool {
 	}
 	for i := 0; i < len(r); i++ {
 		c := r[i]
-		if c <= ' ' || c >= 0x7f || c == '@' || c == '*' && i != len(r)-1 {
+		// '@' is allowed: an owner is often an address (keys:read@owner:alice@example.com);
+		// the action is everything before the first '@'.
+		if c <= ' ' || c >= 0x7f || c == '*' && i != len(r)-1 {
 			return false
 		}
 	}

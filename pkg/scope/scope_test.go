@@ -3,7 +3,7 @@ package scope
 import "testing"
 
 func TestParse(t *testing.T) {
-	good := []string{"*", "keys:read", "orders:read", "credentials:delete@cred/prod-*", "a", "a.b_c-d:e", "s3:get@arn:aws:s3:::bucket/*", "x@y"}
+	good := []string{"*", "keys:read", "orders:read", "credentials:delete@cred/prod-*", "a", "a.b_c-d:e", "s3:get@arn:aws:s3:::bucket/*", "x@y", "keys:read@owner:alice@example.com", "a@b@c"}
 	for _, s := range good {
 		p, err := Parse(s)
 		if err != nil {
@@ -14,7 +14,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q).String() = %q", s, p.String())
 		}
 	}
-	bad := []string{"", "Keys:read", "-a", ":a", "keys read", "a@", "a@b c", "a@*b", "a@b@c", "**", "a*", "é", "a@b\n"}
+	bad := []string{"", "Keys:read", "-a", ":a", "keys read", "a@", "a@b c", "a@*b", "**", "a*", "é", "a@b\n"}
 	for _, s := range bad {
 		if _, err := Parse(s); err == nil {
 			t.Errorf("Parse(%q) succeeded, want error", s)
@@ -28,7 +28,7 @@ func TestCovers(t *testing.T) {
 		want []string
 		ok   bool
 	}{
-		{[]string{"*"}, []string{"keys:write", "x@y"}, true},
+		{[]string{"*"}, []string{"keys:write", "x@y", "keys:read@owner:alice@example.com", "a@b@c"}, true},
 		{[]string{"keys:read"}, []string{"keys:read"}, true},
 		{[]string{"keys:read"}, []string{"keys:write"}, false},
 		{[]string{"keys:read"}, []string{"*"}, false},
