@@ -56,6 +56,8 @@ type Principal struct {
 type Decision struct {
 	Principal Principal
 	Reason    Reason
+	// RetryAfter is how long a TooManyAttempts lock still lasts, when known.
+	RetryAfter time.Duration
 }
 
 // OK reports whether the credential was accepted.
@@ -109,7 +111,7 @@ type Guard interface {
 // UsageRecorder records the last use of keys (package usage).
 type UsageRecorder interface {
 	// Touch records a use of keyID from ip, at most once per key per interval.
-	Touch(ctx context.Context, keyID, ip, actor string, now time.Time) (bool, error)
+	Touch(ctx context.Context, keyID, owner, ip, actor string, now time.Time) (bool, error)
 }
 
 // Verifier verifies credentials. All fields but Tokens, TokenKeys, Guard, Usage and
@@ -201,7 +203,7 @@ func (v *Verifier) RecordUse(ctx context.Context, p Principal, ip string) {
 	if v.Usage == nil || p.Key == nil {
 		return // the root credential has no key record
 	}
-	if _, err := v.Usage.Touch(ctx, p.KeyID, ip, p.KeyID, v.Now()); err != nil && v.Log != nil {
+	if _, err := v.Usage.Touch(ctx, p.KeyID, p.Owner, ip, p.KeyID, v.Now()); err != nil && v.Log != nil {
 		v.Log.WarnContext(ctx, "record last use", "key_id", p.KeyID, "err", err)
 	}
 }

@@ -32,7 +32,7 @@ func TestStatusesEveryKind(t *testing.T) {
 		k.Status = store.StatusRevoked
 	})
 	delID, deleted := h.newKey([]string{"orders:read"}, nil)
-	if err := h.deps.Store.DeleteKey(context.Background(), delID, &store.Event{Time: h.clock.Now(), Type: store.EventKeyDeleted, KeyID: delID, Actor: "root"}); err != nil {
+	if err := h.deps.Store.DeleteKey(context.Background(), delID, 1, &store.Event{Time: h.clock.Now(), Type: store.EventKeyDeleted, KeyID: delID, Actor: "root"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -269,7 +269,7 @@ func TestTokenRevokedWithinFiveSeconds(t *testing.T) {
 	if err := h.deps.Store.UpdateKey(context.Background(), k, &store.Event{Time: h.clock.Now(), Type: store.EventKeyRevoked, KeyID: id, Actor: "root"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.deps.Store.DeleteKey(context.Background(), id2, &store.Event{Time: h.clock.Now(), Type: store.EventKeyDeleted, KeyID: id2, Actor: "root"}); err != nil {
+	if err := h.deps.Store.DeleteKey(context.Background(), id2, 1, &store.Event{Time: h.clock.Now(), Type: store.EventKeyDeleted, KeyID: id2, Actor: "root"}); err != nil {
 		t.Fatal(err)
 	}
 	_ = h.call(fixture(t, "authorizer-http", "tok."+id2)) // may be served from before the delete

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/scope"
 )
@@ -45,6 +46,25 @@ func checkText(field, s string, max int) error {
 		return badRequest("invalid_"+field, "%s must be at most %d characters.", field, max)
 	}
 	return nil
+}
+
+// checkOwner: an owner is what a scope names (keys:read@owner:<owner>), so it is
+// printable ASCII without spaces or '*', at most maxOwner bytes.
+func checkOwner(owner string) error {
+	ok := owner != "" && len(owner) <= maxOwner
+	for i := 0; ok && i < len(owner); i++ {
+		ok = owner[i] > ' ' && owner[i] < 0x7f && owner[i] != '*'
+	}
+	if !ok {
+		return badRequest("invalid_owner", "owner must be 1 to %d printable ASCII characters, without spaces or '*'.", maxOwner)
+	}
+	return nil
+}
+
+// checkQuery refuses a query parameter the route does not take (the first one in
+// sorted order), so a typo is never silently ignored.
+func checkQuery(req *events.APIGatewayV2HTTPRequest, allowed ...string) error {
+	return httpapi.CheckQuery(req, allowed...)
 }
 
 func checkScopes(list []string) (scope.Set, error) {

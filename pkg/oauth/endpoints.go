@@ -35,7 +35,7 @@ func (a *API) revoke(ctx context.Context, r *request) (events.APIGatewayV2HTTPRe
 		return events.APIGatewayV2HTTPResponse{}, errInvalidRequest.with("token is required.")
 	}
 	ev := func(detail map[string]any) *store.Event {
-		return &store.Event{Time: r.now, Type: store.EventTokenRevoked, KeyID: p.KeyID, Actor: p.KeyID, IP: r.ip(), Detail: detail}
+		return &store.Event{Time: r.now, Type: store.EventTokenRevoked, KeyID: p.KeyID, Owner: p.Owner, Actor: p.KeyID, IP: r.ip(), Detail: detail}
 	}
 	if rt, ok := token.ParseRefresh(tok); ok {
 		if _, err := a.Families.RevokeFamily(ctx, p.KeyID, rt, ev(map[string]any{"family": rt.Family, "reason": "revoked_by_client"})); err != nil {

@@ -95,7 +95,7 @@ func (a *API) issue(ctx context.Context, r *request, p auth.Principal, scopes sc
 		ID: rt.Family, KeyID: p.KeyID, Hash: rt.Hash(), SecretN: p.SecretN, Scope: scopes.Join(),
 		Status: token.FamilyActive, CreatedAt: now, ExpiresAt: a.refreshExpiry(p.Key, now),
 	}
-	ev := &store.Event{Time: now, Type: store.EventTokenIssued, KeyID: p.KeyID, Actor: p.KeyID, IP: r.ip(),
+	ev := &store.Event{Time: now, Type: store.EventTokenIssued, KeyID: p.KeyID, Owner: p.Owner, Actor: p.KeyID, IP: r.ip(),
 		Detail: map[string]any{"grant_type": GrantClientCredentials, "jti": jti, "family": rt.Family, "scope": fam.Scope}}
 	acc, err := a.signAlongside(ctx, r, p.KeyID, jti, scopes, now, func() error { return a.Families.Create(ctx, fam, ev) })
 	if err != nil {
@@ -181,7 +181,7 @@ func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPR
 		return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The key no longer holds any of the granted scopes.")
 	}
 	jti := token.NewJTI()
-	ev := &store.Event{Time: now, Type: store.EventTokenRefreshed, KeyID: p.KeyID, Actor: p.KeyID, IP: r.ip(),
+	ev := &store.Event{Time: now, Type: store.EventTokenRefreshed, KeyID: p.KeyID, Owner: p.Owner, Actor: p.KeyID, IP: r.ip(),
 		Detail: map[string]any{"grant_type": GrantRefreshToken, "jti": jti, "family": presented.Family, "scope": scopes.Join()}}
 	acc, err := a.signAlongside(ctx, r, p.KeyID, jti, scopes, now, func() error {
 		if err := a.Families.PutEvent(ctx, ev); err != nil {
@@ -199,7 +199,7 @@ func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPR
 // reused revokes the family of a refresh token presented a second time (OAuth 2.0
 // Security BCP: one of the two holders is not the client) and refuses the request.
 func (a *API) reused(ctx context.Context, r *request, p auth.Principal, presented token.Refresh, now time.Time) error {
-	ev := &store.Event{Time: now, Type: store.EventTokenRevoked, KeyID: p.KeyID, Actor: p.KeyID, IP: r.ip(),
+	ev := &store.Event{Time: now, Type: store.EventTokenRevoked, KeyID: p.KeyID, Owner: p.Owner, Actor: p.KeyID, IP: r.ip(),
 		Detail: map[string]any{"family": presented.Family, "reason": "refresh_token_reused"}}
 	if _, err := a.Families.RevokeFamily(ctx, p.KeyID, presented, ev); err != nil {
 		return err

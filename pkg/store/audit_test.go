@@ -57,7 +57,7 @@ func TestAuditPaging(t *testing.T) {
 				var got []string
 				after := ""
 				for pages := 0; ; pages++ {
-					page, err := st.ListAudit(ctx, typ, limit, after, now)
+					page, err := st.ListAudit(ctx, typ, nil, limit, after, now)
 					if err != nil {
 						t.Fatal(err)
 					}

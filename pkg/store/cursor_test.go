@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -17,16 +18,19 @@ func TestCursorRoundTrip(t *testing.T) {
 	if !ok {
 		t.Fatal("no cursor from a LastEvaluatedKey")
 	}
-	got, err := decodeCursor(encodeCursor(c), "OWNER#bob")
-	if err != nil || got.Key["lsk"] != "1#123#a" {
+	got, err := decodeCursor(encodeCursor(c))
+	if err != nil || got.Key["lsk"] != "1#123#a" || got.Part != "OWNER#bob" {
 		t.Fatalf("round trip = %v, %v", got, err)
 	}
-	// A cursor from one listing is refused by another: no hopping between partitions.
-	if _, err := decodeCursor(encodeCursor(c), "OWNER#eve"); !errors.Is(err, ErrBadCursor) {
+	// A cursor from one listing is refused by another: no hopping between partitions
+	// (refused before any query, so no client is needed).
+	segs := []segment{{part: "OWNER#eve"}, {part: "PREFIX#e"}}
+	keep := func(map[string]types.AttributeValue) (int, bool, error) { return 0, true, nil }
+	if _, err := querySegments(context.Background(), nil, segs, 10, encodeCursor(c), keep); !errors.Is(err, ErrBadCursor) {
 		t.Fatalf("cross-partition cursor accepted: %v", err)
 	}
 	for _, bad := range []string{"%%%", "e30", "bnVsbA"} {
-		if _, err := decodeCursor(bad, ""); !errors.Is(err, ErrBadCursor) {
+		if _, err := decodeCursor(bad); !errors.Is(err, ErrBadCursor) {
 			t.Errorf("decodeCursor(%q) = %v", bad, err)
 		}
 	}

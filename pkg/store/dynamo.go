@@ -89,6 +89,15 @@ func listSK(k *Key) string {
 	return fmt.Sprintf("%s#%013d#%s", statusRank(k.Status), maxMillis-k.CreatedAt.UnixMilli(), k.ID)
 }
 
+// ownerSep ends the owner in gsi4 sort keys. Owners never contain a space (the API
+// refuses one), and a space sorts before every character an owner may hold, so
+// begins_with(owner + ownerSep) is exactly one owner and begins_with(prefix) every
+// owner that starts with prefix.
+const ownerSep = " "
+
+// ownerSK is a gsi4 sort key: the owner first, so an owner prefix is one key range.
+func ownerSK(owner, rest string) string { return owner + ownerSep + rest }
+
 func keyItem(k *Key) (map[string]types.AttributeValue, error) {
 	item, err := attributevalue.MarshalMap(k)
 	if err != nil {
@@ -99,6 +108,8 @@ func keyItem(k *Key) (map[string]types.AttributeValue, error) {
 	item["gsi1pk"] = &types.AttributeValueMemberS{Value: ownerPK(k.Owner)}
 	item["gsi2pk"] = &types.AttributeValueMemberS{Value: allKeysPK}
 	item["lsk"] = &types.AttributeValueMemberS{Value: listSK(k)}
+	item["gsi4pk"] = &types.AttributeValueMemberS{Value: allKeysPK}
+	item["gsi4sk"] = &types.AttributeValueMemberS{Value: ownerSK(k.Owner, listSK(k))}
 	// A new key is due at once: the sweeper computes its real schedule (see due.go).
 	item[AttrDuePK] = &types.AttributeValueMemberS{Value: DuePK(k.ID)}
 	item[AttrDueAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(DueAtOnce.Unix(), 10)}
@@ -136,6 +147,11 @@ func (d *Dynamo) eventPut(e *Event) (*types.Put, error) {
 	item["sk"] = &types.AttributeValueMemberS{Value: eventSK + e.ID}
 	item["gsi3pk"] = &types.AttributeValueMemberS{Value: auditPK}
 	item["gsi3sk"] = &types.AttributeValueMemberS{Value: e.ID}
+	if e.Owner != "" {
+		// The owner-narrowed audit log (an event of no known key has no owner).
+		item["gsi4pk"] = &types.AttributeValueMemberS{Value: auditPK}
+		item["gsi4sk"] = &types.AttributeValueMemberS{Value: ownerSK(e.Owner, e.ID)}
+	}
 	item["ttl"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(e.Time.Add(d.retention).Unix(), 10)}
 	return &types.Put{
 		TableName:           &d.table,
@@ -205,6 +221,8 @@ func (d *Dynamo) updateKey(ctx context.Context, k *Key, s Schedule, e *Event) er
 	u = set(u, "secret", k.Secret)
 	u = set(u, "gsi1pk", ownerPK(k.Owner))
 	u = set(u, "lsk", listSK(k))
+	u = set(u, "gsi4pk", allKeysPK)
+	u = set(u, "gsi4sk", ownerSK(k.Owner, listSK(k)))
 	if k.Previous != nil {
 		u = set(u, "previous", k.Previous)
 	} else {
@@ -229,12 +247,21 @@ func (d *Dynamo) updateKey(ctx context.Context, k *Key, s Schedule, e *Event) er
 	return d.transact(ctx, upd, e)
 }
 
-// DeleteKey removes the key with id and records e. Its events stay (until their TTL).
-func (d *Dynamo) DeleteKey(ctx context.Context, id string, e *Event) error {
+// DeleteKey removes the key with id, as it was at version, and records e. Its events
+// stay (until their TTL). ErrNotFound if there is no key, ErrConflict if it changed
+// since it was read: the decision to delete was made on that version.
+func (d *Dynamo) DeleteKey(ctx context.Context, id string, version int64, e *Event) error {
+	expr, err := expression.NewBuilder().WithCondition(expression.AttributeExists(expression.Name("pk")).
+		And(expression.Name("version").Equal(expression.Value(version)))).Build()
+	if err != nil {
+		return fmt.Errorf("build delete: %w", err)
+	}
 	del := &types.Delete{
-		TableName:           &d.table,
-		Key:                 keyPrimary(id),
-		ConditionExpression: aws.String("attribute_exists(pk)"),
+		TableName:                 &d.table,
+		Key:                       keyPrimary(id),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
 	}
 	return d.transact(ctx, del, e)
 }

@@ -97,12 +97,15 @@ func (k *Key) AllowsIP(ip string) bool {
 
 // Event is one entry of a key's event log and of the global audit log.
 type Event struct {
-	ID     string         `dynamodbav:"id"`
-	Time   time.Time      `dynamodbav:"time"`
-	Type   string         `dynamodbav:"type"`
-	KeyID  string         `dynamodbav:"key_id"`
-	Actor  string         `dynamodbav:"actor"`
-	IP     string         `dynamodbav:"ip"`
+	ID    string    `dynamodbav:"id"`
+	Time  time.Time `dynamodbav:"time"`
+	Type  string    `dynamodbav:"type"`
+	KeyID string    `dynamodbav:"key_id"`
+	Actor string    `dynamodbav:"actor"`
+	IP    string    `dynamodbav:"ip"`
+	// Owner is the key's owner when the event happened (after the change, for a
+	// change); empty for an event of no known key. Owner-narrowed readers see by it.
+	Owner  string         `dynamodbav:"owner,omitempty"`
 	Detail map[string]any `dynamodbav:"detail"`
 }
 

@@ -263,8 +263,8 @@ func (r *run) key(ctx context.Context, k *store.Key) error {
 	}
 }
 
-func (r *run) event(typ, keyID string, detail map[string]any) *store.Event {
-	return &store.Event{Time: r.now, Type: typ, KeyID: keyID, Actor: Actor, Detail: detail}
+func (r *run) event(typ string, k *store.Key, detail map[string]any) *store.Event {
+	return &store.Event{Time: r.now, Type: typ, KeyID: k.ID, Owner: k.Owner, Actor: Actor, Detail: detail}
 }
 
 // visit decides and writes everything due on k at r.now.
@@ -290,7 +290,7 @@ func (r *run) visit(ctx context.Context, k *store.Key) error {
 		k.Version++
 		k.UpdatedAt = now
 		detail["version"] = k.Version
-		if err := r.s.store.UpdateKeyScheduled(ctx, k, purge, r.event(store.EventKeyExpired, k.ID, detail)); err != nil {
+		if err := r.s.store.UpdateKeyScheduled(ctx, k, purge, r.event(store.EventKeyExpired, k, detail)); err != nil {
 			return err
 		}
 		r.count(func(res *Result) { res.Expired++; res.Purgeable++ })
@@ -333,7 +333,7 @@ func (r *run) visit(ctx context.Context, k *store.Key) error {
 		}
 		k.Version++
 		k.UpdatedAt = now
-		ev := r.event(store.EventKeyRotationFinished, k.ID, map[string]any{"dropped_secret_version": n, "by": Actor, "version": k.Version})
+		ev := r.event(store.EventKeyRotationFinished, k, map[string]any{"dropped_secret_version": n, "by": Actor, "version": k.Version})
 		if err := r.s.store.UpdateKeyScheduled(ctx, k, r.next(k), ev); err != nil {
 			return err
 		}
@@ -439,7 +439,7 @@ func (r *run) remind(ctx context.Context, k *store.Key, rem *Reminder, sk string
 		return err
 	}
 	detail["reminder_id"] = rem.ReminderID
-	ev, err := r.s.store.EventPut(r.event(evType, k.ID, detail))
+	ev, err := r.s.store.EventPut(r.event(evType, k, detail))
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func (r *Recorder) due(keyID string, now time.Time) bool {
 
 // Touch records that keyID was used from ip at now, unless it was recorded less than
 // Interval ago. It reports whether this call wrote.
-func (r *Recorder) Touch(ctx context.Context, keyID, ip, actor string, now time.Time) (bool, error) {
+func (r *Recorder) Touch(ctx context.Context, keyID, owner, ip, actor string, now time.Time) (bool, error) {
 	if !r.due(keyID, now) {
 		return false, nil
 	}
@@ -98,7 +98,7 @@ func (r *Recorder) Touch(ctx context.Context, keyID, ip, actor string, now time.
 	if err != nil {
 		return false, fmt.Errorf("usage: update last used of %s: %w", keyID, err)
 	}
-	err = r.events.PutEvent(ctx, &store.Event{Time: now, Type: store.EventKeyUsed, KeyID: keyID, Actor: actor, IP: ip, Detail: map[string]any{}})
+	err = r.events.PutEvent(ctx, &store.Event{Time: now, Type: store.EventKeyUsed, KeyID: keyID, Owner: owner, Actor: actor, IP: ip, Detail: map[string]any{}})
 	if err != nil {
 		return true, fmt.Errorf("usage: key.used event: %w", err)
 	}

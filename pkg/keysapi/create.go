@@ -1,0 +1,115 @@
+package keysapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/keyward/keyward/pkg/apikey"
+	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/authz"
+	"github.com/keyward/keyward/pkg/httpapi"
+	"github.com/keyward/keyward/pkg/store"
+)
+
+// createRequest is the body of POST /v1/keys.
+type createRequest struct {
+	Name          string         `json:"name"`
+	Description   string         `json:"description"`
+	Owner         string         `json:"owner"`
+	Scopes        []string       `json:"scopes"`
+	ExpiresAt     *time.Time     `json:"expires_at"`
+	ExpiresInDays *int64         `json:"expires_in_days"`
+	Metadata      map[string]any `json:"metadata"`
+	AllowedCIDRs  []string       `json:"allowed_cidrs"`
+}
+
+func (a *API) create(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+	if err := checkQuery(c.req); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	var in createRequest
+	if err := httpapi.DecodeJSON(c.req, &in, false); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	k, err := a.newKey(in, c)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if err := c.decide(authz.Create, "", nil, k); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	key := apikey.New(a.cfg.Prefix)
+	if k.Secret, err = auth.HashSecret(ctx, a.peppers, 1, key.Secret); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	k.ID, k.Start = key.ID, key.Start()
+	ev := c.event(store.EventKeyCreated, k.ID, k.Owner, map[string]any{"version": 1, "name": k.Name, "scopes": k.Scopes, "expires_at": k.ExpiresAt})
+	if err := a.store.CreateKey(ctx, k, ev); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	v := viewOf(k, c.now)
+	v.Secret = key.String()
+	resp := httpapi.JSON(http.StatusCreated, v)
+	resp.Headers["Location"] = "/v1/keys/" + k.ID
+	return resp, nil
+}
+
+// newKey validates a create request, field by field in a fixed order, into the key
+// it asks for (no id or secret yet).
+func (a *API) newKey(in createRequest, c *call) (*store.Key, error) {
+	if err := checkName(in.Name); err != nil {
+		return nil, err
+	}
+	if err := checkText("description", in.Description, maxDescription); err != nil {
+		return nil, err
+	}
+	if in.Owner == "" {
+		in.Owner = c.caller.Owner
+	}
+	if err := checkOwner(in.Owner); err != nil {
+		return nil, err
+	}
+	set, err := checkScopes(in.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	expires, err := a.expiry(in, c.now)
+	if err != nil {
+		return nil, err
+	}
+	if in.Metadata == nil {
+		in.Metadata = map[string]any{}
+	}
+	if err := checkMetadata(in.Metadata); err != nil {
+		return nil, err
+	}
+	cidrs, err := checkCIDRs(in.AllowedCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Key{
+		Name: in.Name, Description: in.Description, Owner: in.Owner,
+		Scopes: set.Strings(), Status: store.StatusActive,
+		CreatedAt: c.now, UpdatedAt: c.now, CreatedBy: c.caller.KeyID, ExpiresAt: expires,
+		Metadata: in.Metadata, AllowedCIDRs: cidrs, Version: 1,
+	}, nil
+}
+
+// expiry is the expiry a create asks for: expires_at, expires_in_days or the default.
+func (a *API) expiry(in createRequest, now time.Time) (time.Time, error) {
+	switch {
+	case in.ExpiresAt != nil && in.ExpiresInDays != nil:
+		return time.Time{}, badRequest("invalid_expiry", "Give expires_at or expires_in_days, not both.")
+	case in.ExpiresAt != nil:
+		return checkExpiry(*in.ExpiresAt, now)
+	case in.ExpiresInDays != nil:
+		// Checked before it is used as a number of days, so no value can overflow.
+		if d := *in.ExpiresInDays; d < 1 || d > maxExpiryDays {
+			return time.Time{}, badRequest("invalid_expires_in_days", "expires_in_days must be from 1 to %d.", maxExpiryDays)
+		}
+		return now.AddDate(0, 0, int(*in.ExpiresInDays)), nil
+	}
+	return now.Add(a.cfg.DefaultExpiry), nil
+}

@@ -1,0 +1,146 @@
+package keysapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/keyward/keyward/pkg/authz"
+	"github.com/keyward/keyward/pkg/httpapi"
+	"github.com/keyward/keyward/pkg/store"
+)
+
+func (a *API) get(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+	if err := checkQuery(c.req); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	id, err := a.pathID(c)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	k, err := a.store.GetKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return events.APIGatewayV2HTTPResponse{}, notFound(id)
+	}
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if err := c.decide(authz.Read, id, k, nil); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	return httpapi.JSON(http.StatusOK, viewOf(k, c.now)), nil
+}
+
+var statuses = []string{store.StatusActive, store.StatusRotating, store.StatusExpired, store.StatusRevoked}
+
+// list answers the keys the caller may read: a narrowed caller's listing is read
+// from the index by its owner ranges, so it pages like any other.
+func (a *API) list(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+	if err := checkQuery(c.req, "owner", "status", "limit", "cursor"); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	q := c.req.QueryStringParameters
+	limit, err := queryLimit(q)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	f := store.KeyFilter{Owner: q["owner"], Status: q["status"], Within: c.readRange(authz.PermRead)}
+	if f.Status != "" && !slices.Contains(statuses, f.Status) {
+		return events.APIGatewayV2HTTPResponse{}, badRequest("invalid_status", "status must be one of active, rotating, expired, revoked.")
+	}
+	page, err := a.store.ListKeys(ctx, f, limit, q["cursor"], c.now)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, cursorError(err)
+	}
+	out := pageView[keyView]{Items: make([]keyView, 0, len(page.Items))}
+	for _, k := range page.Items {
+		out.Items = append(out.Items, viewOf(k, c.now))
+	}
+	if page.Next != "" {
+		out.NextCursor = &page.Next
+	}
+	return httpapi.JSON(http.StatusOK, out), nil
+}
+
+func cursorError(err error) error {
+	if errors.Is(err, store.ErrBadCursor) {
+		return badRequest("invalid_cursor", "The cursor is not one this listing returned.")
+	}
+	return err
+}
+
+// keyEvents answers one key's trail, to a caller whose audit:read covers the key's
+// owner: the owner now, or for a deleted key the owner its last event recorded.
+func (a *API) keyEvents(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+	if err := checkQuery(c.req, "limit", "cursor"); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	id, err := a.pathID(c)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	limit, err := queryLimit(c.req.QueryStringParameters)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	owner, err := a.trailOwner(ctx, id)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	switch {
+	case owner != "":
+		if err := c.decide(authz.ReadEvents, id, &store.Key{Owner: owner}, nil); err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+	case c.readRange(authz.PermAudit) != nil:
+		// A trail of no known owner is shown only to callers who may read every owner.
+		return events.APIGatewayV2HTTPResponse{}, notFound(id)
+	}
+	page, err := a.store.ListEvents(ctx, id, limit, c.req.QueryStringParameters["cursor"])
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, cursorError(err)
+	}
+	if len(page.Items) == 0 && c.req.QueryStringParameters["cursor"] == "" {
+		// A key that never had an event never existed (a deleted key keeps its trail).
+		return events.APIGatewayV2HTTPResponse{}, notFound(id)
+	}
+	return httpapi.JSON(http.StatusOK, eventsPage(page)), nil
+}
+
+// trailOwner is the owner a key's trail belongs to: the key's, or for a deleted key
+// the one its newest event recorded ("" when no event records one).
+func (a *API) trailOwner(ctx context.Context, id string) (string, error) {
+	k, err := a.store.GetKey(ctx, id)
+	if err == nil {
+		return k.Owner, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	newest, err := a.store.ListEvents(ctx, id, 1, "")
+	if err != nil || len(newest.Items) == 0 {
+		return "", err
+	}
+	return newest.Items[0].Owner, nil
+}
+
+func (a *API) audit(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+	if err := checkQuery(c.req, "limit", "cursor", "type"); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	q := c.req.QueryStringParameters
+	limit, err := queryLimit(q)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if t := q["type"]; t != "" && !eventTypePattern.MatchString(t) {
+		return events.APIGatewayV2HTTPResponse{}, badRequest("invalid_type", "type must be an event type such as key.created.")
+	}
+	page, err := a.store.ListAudit(ctx, q["type"], c.readRange(authz.PermAudit), limit, q["cursor"], c.now)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, cursorError(err)
+	}
+	return httpapi.JSON(http.StatusOK, eventsPage(page)), nil
+}
