@@ -3,7 +3,19 @@
 // Items (all attribute names are explicit strings, see template.yaml):
 //
 //	key    pk=KEY#<id>  sk=KEY        gsi1pk=OWNER#<owner>  gsi2pk=KEYS  lsk=<rank>#<newest-first ms>#<id>
+//	                                  gsi4pk=KEYS   gsi4sk=<owner> <lsk>
 //	event  pk=KEY#<id>  sk=EV#<evid>  gsi3pk=AUDIT          gsi3sk=<evid>  ttl=<epoch s>
+//	                                  gsi4pk=AUDIT  gsi4sk=<owner> <evid>   (events of a known owner)
+//
+// Owner-narrowed reads (a caller holding keys:read@owner:team-* and the like) use
+// gsi4, whose sort key starts with the owner and a space (owners hold no spaces):
+// an owner prefix is one key range, begins_with(<prefix>), and an exact owner is
+// begins_with(<owner> + " "), or gsi1 for keys. So a narrowed listing costs reads in
+// proportion to what it returns: one Query per owner range the caller holds, each
+// reading only that range's items, plus any items a status or type filter drops
+// within the range. Paging walks the ranges in a fixed order (exact owners, then
+// prefixes, sorted) with a cursor that names the range, so no page is empty
+// while more results exist.
 //
 // Key items also carry the sweeper's schedule (due.go): due_pk=DUE#<shard> and
 // due_at=<epoch s> while something about the key falls due (the sparse "due" GSI),
