@@ -38,8 +38,10 @@ func BenchmarkDecideFigure(b *testing.B) {
 			b.Fatal("not covered")
 		}
 	})
-	lines := fmt.Sprintf("figure authz_decide_per_call = %d ns (goal <= 1000)\n", decide.Nanoseconds()) +
-		fmt.Sprintf("figure authz_decide_vs_covers = %.1f x (one scope.Covers: %d ns)\n", float64(decide)/float64(covers), covers.Nanoseconds())
+	// The goal is a ratio: the rule makes two Covers calls and a few owner checks, so
+	// it should cost a handful of Covers, whatever the machine's load.
+	lines := fmt.Sprintf("figure authz_decide_vs_covers = %.1f x (goal <= 10)\n", float64(decide)/float64(covers)) +
+		fmt.Sprintf("figure authz_decide_per_call = %d ns (one scope.Covers: %d ns)\n", decide.Nanoseconds(), covers.Nanoseconds())
 	fmt.Print(lines)
 	// make bench prints every .local/bench/*.txt last.
 	if dir := filepath.Join("..", "..", ".local", "bench"); dirExists(dir) {

@@ -92,9 +92,25 @@ func (set Set) HoldsAction(action string) bool {
 	return false
 }
 
-// AllowsOwner reports whether set grants action on owner: OwnerRange is the one rule.
+// AllowsOwner reports whether set grants action on owner: OwnerRange(action).Covers(owner),
+// without building the range (it is on every management request's path).
 func (set Set) AllowsOwner(action, owner string) bool {
-	return set.OwnerRange(action).Covers(owner)
+	for _, s := range set {
+		if s.Action != All && s.Action != action {
+			continue
+		}
+		if s.Action == All || s.Resource == "" {
+			return true
+		}
+		o, ok := strings.CutPrefix(s.Resource, OwnerResource)
+		if !ok {
+			continue
+		}
+		if p, isPrefix := strings.CutSuffix(o, "*"); isPrefix && strings.HasPrefix(owner, p) || !isPrefix && o == owner {
+			return true
+		}
+	}
+	return false
 }
 
 // BuiltIn are the actions of Keyward's own API. They may only be narrowed to owners
