@@ -58,7 +58,7 @@ $(DDB_MARK): infra/package.json infra/package-lock.json
 
 test: prereqs deps
 	cfn-lint template.yaml
-	$(SERVICES) $(GO) test -count=1 -p 2 ./...
+	$(SERVICES) $(GO) test -count=1 -p 2 -timeout 30m ./...
 
 lint: prereqs-go prereqs-cfn
 	@out="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; \
