@@ -13,7 +13,7 @@ import (
 var (
 	owners     = []string{"alice@example.com", "team-payments/api", "team-payments/web", "team-ops", "erin", "erin2"}
 	ownerGrant = []string{"", "@owner:alice@example.com", "@owner:team-payments/*", "@owner:team-*", "@owner:erin*", "@owner:erin", "@owner:*"}
-	actions    = []string{"keys:read", "keys:write", "keys:revoke", "audit:read", "orders:read"}
+	actions    = []string{"keys:read", "keys:write", "keys:revoke", "audit:read", "tokens:introspect", "orders:read"}
 	cidrs      = []string{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.3/32", "192.168.0.0/24", "2001:db8::/32", "2001:db8:1::/48"}
 	epoch      = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 )
@@ -79,7 +79,7 @@ func TestAllowedChangeNeverWidens(t *testing.T) {
 	}
 	rapid.Check(t, func(t *rapid.T) {
 		c := genCaller(t)
-		a := rapid.SampledFrom([]Action{Read, ReadEvents, Create, Patch, Rotate, FinishRotation, Revoke, Delete}).Draw(t, "action")
+		a := rapid.SampledFrom([]Action{Read, ReadEvents, Introspect, Create, Patch, Rotate, FinishRotation, Revoke, Delete}).Draw(t, "action")
 		var before, after *Target
 		switch a {
 		case Create:
@@ -121,6 +121,11 @@ func TestAllowedChangeNeverWidens(t *testing.T) {
 		case Read:
 			if !c.Scopes.AllowsOwner(PermRead, before.Owner) {
 				t.Fatalf("read allowed outside keys:read")
+			}
+			return
+		case Introspect:
+			if !c.Scopes.AllowsOwner(PermIntrospect, before.Owner) {
+				t.Fatalf("introspection allowed outside tokens:introspect")
 			}
 			return
 		case ReadEvents:
@@ -229,6 +234,9 @@ func TestDecideCases(t *testing.T) {
 		{"no permission at all", caller("orders:read"), Read, erin, nil, InsufficientScope},
 		{"events need audit:read", caller("keys:read"), ReadEvents, erin, nil, InsufficientScope},
 		{"audit narrowed to owners", caller("audit:read@owner:erin"), ReadEvents, ops, nil, Hidden},
+		{"introspection narrowed to owners", caller("tokens:introspect@owner:erin*"), Introspect, erin, nil, Allowed},
+		{"introspection of another owner's token", caller("tokens:introspect@owner:erin*", "keys:read"), Introspect, ops, nil, Hidden},
+		{"introspection needs tokens:introspect", caller("keys:read"), Introspect, erin, nil, InsufficientScope},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

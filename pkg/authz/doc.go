@@ -13,6 +13,8 @@
 //	                          covering the key's before and after
 //	revoke                    the write rule, or keys:revoke        (incident response)
 //	                          covering the owner
+//	introspect a token        tokens:introspect covering the        otherwise inactive
+//	                          owner of the token's key
 //	create, patch (key        expires_at no later than the          limit_escalation
 //	callers only)             caller's key's; allowed_cidrs inside
 //	                          the caller's key's
