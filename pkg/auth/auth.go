@@ -48,7 +48,8 @@ type Principal struct {
 	Kind   string
 	// Key is the stored key for an API key or an access token of one; nil for root.
 	Key *store.Key
-	// SecretN is the secret version an API key matched (the previous one during grace).
+	// SecretN is the secret version an API key matched (the previous one during
+	// grace), or the one an access token is bound to (its sv claim).
 	SecretN int64
 }
 
@@ -86,6 +87,9 @@ type Token struct {
 	KeyID  string
 	JTI    string
 	Scopes scope.Set
+	// SecretN is the key's secret version the token is bound to: it is refused once
+	// that version is no longer live on the key (store.Key.SecretLive).
+	SecretN int64
 }
 
 // TokenVerifier verifies access tokens. It is nil where token issuance is not wired in.
@@ -112,8 +116,9 @@ type UsageRecorder interface {
 	Touch(ctx context.Context, keyID, ip, actor string, now time.Time) (bool, error)
 }
 
-// Verifier verifies credentials. All fields but Tokens, TokenKeys, Guard, Usage and
-// Log are required.
+// Verifier verifies credentials. All fields but Root, Tokens, TokenKeys, Guard, Usage
+// and Log are required. Root is nil where a function does not accept the root
+// credential: it is then refused as Malformed, like any unknown string.
 type Verifier struct {
 	Prefix  string
 	Keys    KeyReader
@@ -276,6 +281,9 @@ func (v *Verifier) pepperFor(ctx context.Context, id string) (secrets.Version, b
 }
 
 func (v *Verifier) verifyRoot(ctx context.Context, credential string) (Decision, error) {
+	if v.Root == nil {
+		return Decision{Reason: Malformed}, nil
+	}
 	ok, err := v.Root.Matches(ctx, credential)
 	if err != nil {
 		return Decision{}, fmt.Errorf("root credential: %w", err)
@@ -311,7 +319,13 @@ func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time
 	if stored.TokenRevoked(tok.JTI) {
 		return Decision{Reason: Revoked}, nil
 	}
+	// And for the secret version it was issued under: once rotation (grace 0), finish
+	// or the end of grace kills that version, its tokens die with it.
+	if !stored.SecretLive(tok.SecretN, now) {
+		return Decision{Reason: Revoked}, nil
+	}
 	p := principalOf(stored, KindAccessToken)
+	p.SecretN = tok.SecretN
 	// A token never carries more than its key holds now: narrowing the key's scopes
 	// narrows its live tokens too.
 	p.Scopes = p.Scopes.Intersect(tok.Scopes)
