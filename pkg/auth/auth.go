@@ -68,6 +68,14 @@ type KeyReader interface {
 	GetKey(ctx context.Context, id string) (*store.Key, error)
 }
 
+// KeyRefresher is a cached KeyReader (Verifier.TokenKeys) that can be told its entry
+// is stale.
+type KeyRefresher interface {
+	// RefreshKey reads the key with id from the store and caches it, or
+	// store.ErrNotFound.
+	RefreshKey(ctx context.Context, id string) (*store.Key, error)
+}
+
 // PepperSource gives the pepper versions secrets are hashed under.
 type PepperSource interface {
 	// Versions returns the current pepper and, if any, the previous one.
@@ -306,6 +314,12 @@ func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time
 		keys = v.Keys
 	}
 	stored, err := keys.GetKey(ctx, tok.KeyID)
+	if r, ok := keys.(KeyRefresher); err == nil && tok.SecretN > stored.Secret.N && ok {
+		// A cached key older than the token (its secret was rotated in since it was
+		// read): read it afresh rather than refuse a new secret's tokens for the rest
+		// of the TTL. Only a token signed by this deployment gets here.
+		stored, err = r.RefreshKey(ctx, tok.KeyID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return Decision{Reason: Revoked}, nil
 	}

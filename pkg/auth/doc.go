@@ -15,7 +15,10 @@
 // and networks, the token's jti not revoked on it, and the token's secret version
 // (sv) still live on it, the current one or the previous one in its grace. So
 // rotation with grace 0, finishing a rotation and the end of grace end the old
-// version's tokens, with no read beyond the one that checks revocation.
+// version's tokens, with no read beyond the one that checks revocation. A token newer
+// than a cached key (sv above its current version: a rotation since the read) makes
+// that one request read the key afresh (KeyRefresher), so a new secret's tokens are
+// never refused for the cache's lifetime.
 //
 // The root credential is recognised only where the Verifier has a Root checker; a
 // function configured without ROOT_SECRET_ID refuses it as Malformed.

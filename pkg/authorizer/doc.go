@@ -10,7 +10,8 @@
 // revoked or deleted key is refused within 5 s with no read per request otherwise. The
 // same cached read decides whether the token's secret version (sv) is still live, so
 // a token of a secret rotated away (grace 0, finish, end of grace) is refused within
-// the same 5 s. A token's iss must be the configured issuer.
+// the same 5 s; a token of a secret newer than the cached key refreshes that entry at
+// once. A token's iss must be the configured issuer.
 //
 // The root credential is refused as an invalid credential unless
 // AUTHORIZER_ACCEPTS_ROOT=true ("true" or "false" only; anything else stops the cold

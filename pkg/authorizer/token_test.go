@@ -287,3 +287,49 @@ func apikeySecret(t testing.TB, h *harness, id string, n int64) (string, store.S
 	}
 	return k.String(), sec
 }
+
+// TestNewSecretTokenNotHeldBackByCache: right after a rotation, a token of the new
+// secret is accepted at once although the cached key predates it: that one request
+// reads the key afresh (and refreshes the cache, so the old version's tokens are
+// refused from then on); the next reads nothing.
+func TestNewSecretTokenNotHeldBackByCache(t *testing.T) {
+	h := newHarness(t)
+	sign, _ := realSigner(t, h)
+	id, _ := h.newKey([]string{"orders:read"}, nil)
+	old := fixture(t, "authorizer-http", sign(issuer, id, 1))
+	if v := h.call(old); !v.allowed {
+		t.Fatalf("fresh token refused: %+v", v)
+	}
+	ctx := context.Background()
+	k, err := h.deps.Store.GetKey(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec := apikeySecret(t, h, id, 2)
+	k.Version++
+	k.Secret, k.Previous = sec, nil
+	if err := h.deps.Store.UpdateKey(ctx, k, &store.Event{Time: h.clock.Now(), Type: store.EventKeyRotated, KeyID: id, Actor: "root"}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := fixture(t, "authorizer-http", sign(issuer, id, 2))
+	reads := h.db.gets.Load()
+	for _, kind := range kinds {
+		if v := h.call(fixture(t, kind.fixture, sign(issuer, id, 2))); !v.allowed {
+			t.Fatalf("%s: token of the new secret refused right after the rotation: %+v", kind.name, v)
+		}
+	}
+	if n := h.db.gets.Load() - reads; n != 1 {
+		t.Fatalf("%d key reads for three tokens of the new secret, want 1 (the refresh)", n)
+	}
+	if v := h.call(old); v.allowed {
+		t.Fatal("token of the rotated-away secret accepted after the cache was refreshed")
+	}
+	if v := h.call(fresh); !v.allowed || h.db.gets.Load()-reads != 1 {
+		t.Fatalf("cached again: %+v, %d reads", v, h.db.gets.Load()-reads)
+	}
+	// A token claiming a version the key never had reads afresh once per call, and
+	// is refused: only this deployment's signing key can make one.
+	if v := h.call(fixture(t, "authorizer-http", sign(issuer, id, 9))); v.allowed {
+		t.Fatal("token of a version the key never had accepted")
+	}
+}
