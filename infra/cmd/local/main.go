@@ -72,6 +72,13 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	awsEnv := localstack.AWSEnv()
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	// The local issuer is the listen address, configured like any deployment's (the
+	// functions never take it from a request). stack.json keeps it for sweep.
+	awsEnv["ISSUER"] = "http://" + net.JoinHostPort("127.0.0.1", port)
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
@@ -115,10 +122,6 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}
 	g := gateway.New(routes, p.Template.Authorizers(), invokers, log)
 
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "3000"
-	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
