@@ -112,8 +112,9 @@ type UsageRecorder interface {
 	Touch(ctx context.Context, keyID, ip, actor string, now time.Time) (bool, error)
 }
 
-// Verifier verifies credentials. All fields but Tokens, TokenKeys, Guard, Usage and
-// Log are required.
+// Verifier verifies credentials. All fields but Root, Tokens, TokenKeys, Guard, Usage
+// and Log are required. A nil Root means no credential is root: a function that may
+// not read the root secret refuses the root credential as malformed.
 type Verifier struct {
 	Prefix  string
 	Keys    KeyReader
@@ -276,6 +277,9 @@ func (v *Verifier) pepperFor(ctx context.Context, id string) (secrets.Version, b
 }
 
 func (v *Verifier) verifyRoot(ctx context.Context, credential string) (Decision, error) {
+	if v.Root == nil {
+		return Decision{Reason: Malformed}, nil
+	}
 	ok, err := v.Root.Matches(ctx, credential)
 	if err != nil {
 		return Decision{}, fmt.Errorf("root credential: %w", err)

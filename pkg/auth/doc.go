@@ -10,6 +10,9 @@
 //     previous secret while its grace lasts;
 //  4. status and expiry at read time, then allowed_cidrs.
 //
+// The root credential is root only to a Verifier with a Root checker; without one
+// (a function that may not read the root secret) it is refused as malformed.
+//
 // Results vs errors: an unknown, expired, revoked or out-of-network credential is a
 // Decision with a Reason, not an error. An error means the infrastructure failed, and
 // every caller must then refuse (fail closed).
