@@ -1,9 +1,10 @@
 # Keyward: build, test and run locally. See /work/shared/API.md for the contract.
 #
-#   make test    prerequisites, cfn-lint, then go test ./... against DynamoDB Local + moto
+#   make test    prerequisites, cfn-lint and the SAM translation, then go test ./...
+#                against DynamoDB Local + moto
 #   make local   the whole API on 127.0.0.1:$(PORT) through the real bootstraps
 #   make sweep   run SweeperFunction once against the running local stack
-#   make lint    gofmt, go vet, cfn-lint
+#   make lint    gofmt, go vet, cfn-lint, the SAM translation
 #   make bench   benchmarks under the local services
 #   make deploy  sam build && sam deploy
 
@@ -44,6 +45,7 @@ prereqs-services:
 
 prereqs-cfn:
 	@command -v cfn-lint >/dev/null 2>&1 || { echo "keyward: cfn-lint is required: pip install cfn-lint" >&2; exit 1; }
+	@python3 -c 'import samtranslator' >/dev/null 2>&1 || { echo "keyward: aws-sam-translator is required for python3: pip install aws-sam-translator" >&2; exit 1; }
 
 prereqs: prereqs-go prereqs-services prereqs-cfn
 
@@ -56,8 +58,13 @@ $(DDB_MARK): infra/package.json infra/package-lock.json
 
 ## --- test, lint, bench -----------------------------------------------------------------
 
+# SAM_TRANSLATE translates template.yaml as sam deploy would (offline); it fails on
+# anything the SAM translator rejects. infra/stack's tests check the roles it generates.
+SAM_TRANSLATE := python3 infra/sam-translate.py template.yaml >/dev/null
+
 test: prereqs deps
 	cfn-lint template.yaml
+	$(SAM_TRANSLATE)
 	$(SERVICES) $(GO) test -count=1 -p 2 -timeout 30m ./...
 
 lint: prereqs-go prereqs-cfn
@@ -65,6 +72,7 @@ lint: prereqs-go prereqs-cfn
 		if [ -n "$$out" ]; then echo "keyward: gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
 	$(GO) vet ./...
 	cfn-lint template.yaml
+	$(SAM_TRANSLATE)
 
 # Each bench writes its `figure ...` lines to .local/bench/<name>.txt; they are printed last.
 bench: prereqs-go deps

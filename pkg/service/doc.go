@@ -4,8 +4,11 @@
 //
 // Invariants:
 //   - Configuration errors are returned, never fatal here; only main exits.
-//   - Wherever tokens are verified (SIGNING_KEYS_SECRET_ID set), ISSUER is required
-//     and is the only issuer: the Verifier checks it on every token.
+//   - Wherever tokens are verified (SIGNING_KEYS_SECRET_ID set), the issuer is
+//     required and is the only issuer: the Verifier checks it on every token. It is
+//     ISSUER, else the SSM parameter ISSUER_PARAMETER, read once by Load; a parameter
+//     that cannot be read, or is not an http(s) URL without a trailing slash, fails
+//     the cold start. Config never takes it from a request.
 //   - ROOT_SECRET_ID is optional: without it Deps.Root and the Verifier's Root are nil
 //     and the root credential is not recognised (no read access to it is needed). A
 //     function that must accept it (the management API) checks Deps.Root itself.

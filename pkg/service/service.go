@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/jwks"
@@ -46,8 +47,13 @@ type Config struct {
 	TokenAudience       string // TOKEN_AUDIENCE, default keyward
 	// Issuer (ISSUER) is the deployment's iss of access tokens, an absolute http(s)
 	// URL without a trailing slash: the one every token is signed with and checked
-	// against. It is never derived from a request. Required with SigningKeysSecretID.
-	Issuer string
+	// against. It is never derived from a request. Required with SigningKeysSecretID:
+	// given directly, or, when ISSUER is empty, read once at cold start by Load from
+	// the SSM parameter IssuerParameter (ISSUER_PARAMETER; the deployed default, the
+	// API's own URL, which a function's environment cannot reference without a
+	// CloudFormation cycle).
+	Issuer          string
+	IssuerParameter string
 	// Lockout is the failed-attempt rule every function applies to API keys:
 	// LOCKOUT_MAX_FAILURES (5) in LOCKOUT_WINDOW_SECONDS (300) from one source IP lock
 	// that key id and IP for LOCKOUT_COOLDOWN_SECONDS (300).
@@ -65,13 +71,14 @@ func FromEnv() (Config, error) {
 		SigningKeysSecretID: os.Getenv("SIGNING_KEYS_SECRET_ID"),
 		TokenAudience:       Getenv("TOKEN_AUDIENCE", DefaultAudience),
 		Issuer:              os.Getenv("ISSUER"),
+		IssuerParameter:     os.Getenv("ISSUER_PARAMETER"),
 	}
 	for _, v := range []struct{ name, value string }{{"TABLE_NAME", c.Table}, {"PEPPER_SECRET_ID", c.PepperSecretID}} {
 		if v.value == "" {
 			return Config{}, fmt.Errorf("%s is not set", v.name)
 		}
 	}
-	if c.SigningKeysSecretID != "" {
+	if c.SigningKeysSecretID != "" && (c.Issuer != "" || c.IssuerParameter == "") {
 		iss, err := Issuer(c.Issuer)
 		if err != nil {
 			return Config{}, err
@@ -185,9 +192,10 @@ type Deps struct {
 	Tokens      *token.Verifier
 }
 
-// Load reads the environment and builds the dependencies. AWS endpoints follow the
-// SDK's own variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER),
-// which is how the local stack points functions at DynamoDB Local and moto.
+// Load reads the environment, and the issuer parameter if it must, and builds the
+// dependencies. AWS endpoints follow the SDK's own variables (AWS_ENDPOINT_URL_DYNAMODB,
+// AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_SSM), which is how the local stack
+// points functions at DynamoDB Local and moto.
 func Load(ctx context.Context) (*Deps, error) {
 	cfg, err := FromEnv()
 	if err != nil {
@@ -197,7 +205,36 @@ func Load(ctx context.Context) (*Deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
+	if cfg.Issuer == "" && cfg.IssuerParameter != "" {
+		if cfg.Issuer, err = ReadIssuer(ctx, ssm.NewFromConfig(awsCfg), cfg.IssuerParameter); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
 	return Build(cfg, awsCfg), nil
+}
+
+// ParameterReader is the part of the SSM client ReadIssuer uses.
+type ParameterReader interface {
+	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// ReadIssuer returns the issuer kept in the SSM parameter name: an absolute http(s)
+// URL, without a trailing slash. Anything else is an error, so that a function never
+// starts with an issuer no token could match.
+func ReadIssuer(ctx context.Context, api ParameterReader, name string) (string, error) {
+	out, err := api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("read issuer parameter %s: %w", name, err)
+	}
+	v := ""
+	if out.Parameter != nil {
+		v = aws.ToString(out.Parameter.Value)
+	}
+	iss, err := Issuer(v)
+	if err != nil || iss != v {
+		return "", fmt.Errorf("issuer parameter %s: %q is not an http(s) URL without a trailing slash", name, v)
+	}
+	return iss, nil
 }
 
 // Build assembles the dependencies from a config (tests call it directly).

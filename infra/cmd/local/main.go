@@ -72,13 +72,6 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	awsEnv := localstack.AWSEnv()
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "3000"
-	}
-	// The local issuer is the listen address, configured like any deployment's (the
-	// functions never take it from a request). stack.json keeps it for sweep.
-	awsEnv["ISSUER"] = "http://" + net.JoinHostPort("127.0.0.1", port)
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
@@ -98,6 +91,21 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer os.Remove(p.Path("stack.json"))
+
+	// Listen first: the address is the functions' issuer (ISSUER), never a Host header.
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	if err := p.SetParameter("Issuer", base); err != nil {
+		return err
+	}
 
 	invokers := map[string]gateway.Invoker{}
 	var running []*gateway.Function
@@ -122,14 +130,9 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}
 	g := gateway.New(routes, p.Template.Authorizers(), invokers, log)
 
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(os.Stderr, "keyward: root credential (also in .local/root-key): %s\n", rootKey)
 	go waitReady(ctx, base, routes, log)
 
