@@ -6,6 +6,9 @@
 //   - A client is an API key: client_id is the key id, client_secret the whole key,
 //     checked by the shared auth.Verifier, so a revoked, expired, deleted or
 //     network-restricted key is invalid_client exactly as it is a 401 elsewhere.
+//   - A request body is application/x-www-form-urlencoded, UTF-8, decoded strictly
+//     (httpapi.ParseParams), each parameter at most once (RFC 6749 §3.2); anything
+//     else is invalid_request, whose description stays within RFC 6749's characters.
 //   - Errors are RFC 6749 §5.2 bodies from one place (oauthError), never a Go error
 //     string; every answer carries Cache-Control: no-store and Pragma: no-cache.
 //   - Issuance writes the refresh-token family and its token.issued event as two
