@@ -25,6 +25,7 @@ type target struct {
 	Scopes   []string       `json:"scopes"`
 	Metadata map[string]any `json:"metadata"`
 	When     *time.Time     `json:"when"`
+	Exact    json.Number    `json:"exact"`
 	Inner    *struct {
 		Limit int `json:"limit"`
 	} `json:"inner"`
@@ -56,6 +57,8 @@ func TestDecodeJSONStrict(t *testing.T) {
 		{"38 digits", `{"metadata":{"x":12345678901234567890123456789012345678}}`, 0, "", ""},
 		{"trailing zeros are not digits", `{"metadata":{"x":1.000000000000000000000000000000000000000000000}}`, 0, "", ""},
 		{"time", `{"when":"2027-01-02T03:04:05Z"}`, 0, "", ""},
+		{"json.Number", `{"exact":1.50}`, 0, "", ""},
+		{"json.Number DynamoDB cannot store", `{"exact":1e126}`, 400, "number_out_of_range", "exact"},
 
 		{"syntax", `{"name":`, 400, "malformed_json", "name"},
 		{"syntax nested", `{"metadata":{"a":[1,}}`, 400, "malformed_json", "metadata.a[1]"},
@@ -186,6 +189,8 @@ func TestDecodeJSONContentType(t *testing.T) {
 		{"json type, empty, optional", map[string]string{"content-type": "application/json"}, ``, true, false, 0, ""},
 		{"no type, empty, required", nil, ` `, false, false, 400, "malformed_json"},
 		{"no type with a body", nil, `{}`, true, false, 415, "unsupported_media_type"},
+		{"empty type, empty, optional", map[string]string{"content-type": " "}, ``, true, false, 0, ""},
+		{"empty type with a body", map[string]string{"content-type": ""}, `{}`, true, false, 415, "unsupported_media_type"},
 		{"form", map[string]string{"content-type": "application/x-www-form-urlencoded"}, `{}`, false, false, 415, "unsupported_media_type"},
 		{"form, empty, optional", map[string]string{"content-type": "application/x-www-form-urlencoded"}, ``, true, false, 415, "unsupported_media_type"},
 		{"text", map[string]string{"content-type": "text/plain"}, `{}`, false, false, 415, "unsupported_media_type"},

@@ -547,9 +547,23 @@ type shape struct {
 
 func (sh shape) accepts(k jsonKind) bool { return sh.accept&k != 0 }
 
+var shapeCache sync.Map // reflect.Type → shape
+
 func shapeOf(t reflect.Type) shape {
 	if t == nil {
 		return shape{kind: kindFree, accept: kindAny}
+	}
+	if sh, ok := shapeCache.Load(t); ok {
+		return sh.(shape)
+	}
+	sh := newShape(t)
+	shapeCache.Store(t, sh)
+	return sh
+}
+
+func newShape(t reflect.Type) shape {
+	if t == numberType {
+		return shape{t: t, kind: kindFloat, accept: kindNumber} // the literal, DynamoDB-checked
 	}
 	pt := reflect.PointerTo(t)
 	switch {
@@ -665,7 +679,10 @@ func (sh shape) check(w *walker, raw []byte, text string) *Error {
 	return nil
 }
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType   = reflect.TypeFor[time.Time]()
+	numberType = reflect.TypeFor[json.Number]()
+)
 
 // structInfo is a struct's fields by exact JSON name.
 type structInfo struct {
