@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -163,23 +162,16 @@ func checkJSONType(ct string) error {
 }
 
 // header returns the value of a header, whatever its case. API Gateway lowercases
-// names; among several spellings (a hand-built event) the exact lowercase one wins,
-// then the first in sorted order, so the answer never depends on map order.
-func header(h map[string]string, name string) (string, bool) {
-	if v, ok := h[name]; ok {
-		return v, true
-	}
-	var keys []string
-	for k := range h {
-		if strings.EqualFold(k, name) {
-			keys = append(keys, k)
+// names; among several spellings (a hand-built event) the greatest name in byte
+// order wins (the lowercase one), so the answer never depends on map order.
+func header(h map[string]string, name string) (value string, ok bool) {
+	var got string
+	for k, v := range h {
+		if strings.EqualFold(k, name) && (!ok || k > got) {
+			value, got, ok = v, k, true
 		}
 	}
-	if len(keys) == 0 {
-		return "", false
-	}
-	sort.Strings(keys)
-	return h[keys[0]], true
+	return value, ok
 }
 
 // targetType is the type a pointer v points to; nil (anything goes, as for `any`)

@@ -58,3 +58,12 @@ func TestRepeatedParameterNamedSafely(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestHeaderSpellings(t *testing.T) {
+	h := map[string]string{"Content-Type": "application/json", "content-type": formType, "CONTENT-TYPE": "text/plain"}
+	for range 20 { // map order varies from call to call
+		if got := header(h, "content-type"); got != formType {
+			t.Fatalf("header = %q, want the lowercase spelling's %q", got, formType)
+		}
+	}
+}

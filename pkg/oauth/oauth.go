@@ -175,13 +175,16 @@ func describe(s string) string {
 	return string(b)
 }
 
+// header returns a header's value, whatever its case; among several spellings the
+// greatest name in byte order (the lowercase one) wins, never the map's order.
 func header(h map[string]string, name string) string {
+	var value, got string
 	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
+		if strings.EqualFold(k, name) && k >= got {
+			value, got = v, k
 		}
 	}
-	return ""
+	return value
 }
 
 // authenticateClient checks the client's credentials, from HTTP Basic or the body
