@@ -86,6 +86,9 @@ type Token struct {
 	KeyID  string
 	JTI    string
 	Scopes scope.Set
+	// IssuedAt is the token's iat (the zero time if it has none): a key's revocation
+	// watermark refuses its tokens issued at or before it.
+	IssuedAt time.Time
 }
 
 // TokenVerifier verifies access tokens. It is nil where token issuance is not wired in.
@@ -308,7 +311,7 @@ func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time
 		return Decision{Reason: r}, nil
 	}
 	// The same read answers for the token itself: revoked by its client (RFC 7009).
-	if stored.TokenRevoked(tok.JTI) {
+	if stored.TokenRevoked(tok.JTI, tok.IssuedAt) {
 		return Decision{Reason: Revoked}, nil
 	}
 	p := principalOf(stored, KindAccessToken)

@@ -10,6 +10,10 @@
 //     previous secret while its grace lasts;
 //  4. status and expiry at read time, then allowed_cidrs.
 //
+// An access token is checked by signature, then against the key behind it (one read,
+// cached by the authorizer): the key's status, expiry and networks, and whether the
+// token was revoked (its jti listed, or its iat at or before the key's watermark).
+//
 // Results vs errors: an unknown, expired, revoked or out-of-network credential is a
 // Decision with a Reason, not an error. An error means the infrastructure failed, and
 // every caller must then refuse (fail closed).
