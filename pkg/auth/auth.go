@@ -56,6 +56,9 @@ type Principal struct {
 type Decision struct {
 	Principal Principal
 	Reason    Reason
+	// RetryAfter is, for TooManyAttempts, how long the lock has left (for a
+	// Retry-After header, rounded up to whole seconds); zero otherwise.
+	RetryAfter time.Duration
 }
 
 // OK reports whether the credential was accepted.
@@ -103,10 +106,12 @@ type TokenVerifier interface {
 // Guard counts failed attempts per key id and source IP (package lockout). Keyed by
 // the pair, an attacker who knows a key id only ever locks out their own address.
 type Guard interface {
-	// Locked reports, without I/O, whether the pair is known to be locked at now.
-	Locked(keyID, ip string, now time.Time) bool
-	// Fail records a failed attempt and reports whether the pair was already locked.
-	Fail(ctx context.Context, keyID, ip string, now time.Time) (bool, error)
+	// Locked reports, without I/O, whether the pair is known to be locked at now, and
+	// until when.
+	Locked(keyID, ip string, now time.Time) (time.Time, bool)
+	// Fail records a failed attempt and reports whether the pair was already locked,
+	// and until when. It may report a lock together with an error (a lost record).
+	Fail(ctx context.Context, keyID, ip string, now time.Time) (time.Time, bool, error)
 }
 
 // UsageRecorder records the last use of keys (package usage).
@@ -156,8 +161,10 @@ func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Dec
 	// A locked pair costs no read. A request without a source IP (REST TOKEN events)
 	// is never counted: all of them would share one pair.
 	guarded := v.Guard != nil && sourceIP != ""
-	if guarded && v.Guard.Locked(k.ID, sourceIP, now) {
-		return Decision{Reason: TooManyAttempts}, nil
+	if guarded {
+		if until, ok := v.Guard.Locked(k.ID, sourceIP, now); ok {
+			return tooMany(until, now), nil
+		}
 	}
 	stored, err := v.Keys.GetKey(ctx, k.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -168,6 +175,12 @@ func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Dec
 	}
 	if err != nil {
 		return Decision{}, err
+	}
+	// A lock set by any instance is on the item just read. The pair is refused before
+	// the secret is compared: a right and a wrong secret get the same answer, and
+	// neither counts, resets or records anything.
+	if until, ok := stored.LockedUntil(sourceIP, now); ok {
+		return tooMany(until, now), nil
 	}
 	n, err := v.matchKey(ctx, k.Secret, stored, now)
 	if err != nil {
@@ -189,11 +202,20 @@ func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Dec
 // the refusal stands and only that count is lost.
 func (v *Verifier) failed(ctx context.Context, guarded bool, keyID, sourceIP string, now time.Time) Decision {
 	if guarded {
-		if locked, err := v.Guard.Fail(ctx, keyID, sourceIP, now); err == nil && locked {
-			return Decision{Reason: TooManyAttempts}
+		until, locked, err := v.Guard.Fail(ctx, keyID, sourceIP, now)
+		if err != nil && v.Log != nil {
+			v.Log.WarnContext(ctx, "count failed attempt", "key_id", keyID, "err", err)
+		}
+		if locked {
+			return tooMany(until, now)
 		}
 	}
 	return Decision{Reason: Unknown}
+}
+
+// tooMany refuses a locked pair, saying how long its lock has left.
+func tooMany(until, now time.Time) Decision {
+	return Decision{Reason: TooManyAttempts, RetryAfter: max(until.Sub(now), 0)}
 }
 
 // RecordUse records that p's key was used from ip: callers call it once the request
