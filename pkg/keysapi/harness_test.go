@@ -90,6 +90,7 @@ func id(k string) opt {
 		r.RawPath = strings.ReplaceAll(r.RawPath, "abcdefghijklmnop", k)
 	}
 }
+
 // query sets the query string both ways API Gateway gives it: parsed and raw.
 func query(q map[string]string) opt {
 	return func(r *events.APIGatewayV2HTTPRequest) {

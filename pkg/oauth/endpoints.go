@@ -48,7 +48,7 @@ func (a *API) revoke(ctx context.Context, r *request) (events.APIGatewayV2HTTPRe
 			return events.APIGatewayV2HTTPResponse{}, err
 		}
 		if ok && c.Subject == p.KeyID && c.Expiry != nil && r.now.Before(c.Expiry.Time()) {
-			if err := a.Families.RevokeAccess(ctx, p.Key, c.ID, c.Expiry.Time(), r.now, ev(map[string]any{"jti": c.ID, "reason": "revoked_by_client"})); err != nil {
+			if err := a.Families.RevokeAccess(ctx, p.Key, c.ID, c.IssuedAt.Time(), c.Expiry.Time(), r.now, ev(map[string]any{"jti": c.ID, "reason": "revoked_by_client"})); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 		}
@@ -147,7 +147,7 @@ func (a *API) introspectAccess(ctx context.Context, r *request, tok string, who 
 		return introspection{}, err
 	}
 	k, ok, err := a.usableKey(ctx, c.Subject, r, who)
-	if err != nil || !ok || k.TokenRevoked(c.ID) || !k.SecretLive(c.SecretN, r.now) {
+	if err != nil || !ok || k.TokenRevoked(c.ID, c.IssuedAt.Time()) || !k.SecretLive(c.SecretN, r.now) {
 		return introspection{}, err
 	}
 	scopes, err := scope.ParseList(strings.Fields(c.Scope))
