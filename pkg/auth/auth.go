@@ -62,6 +62,12 @@ type Decision struct {
 	RetryAfter time.Duration
 }
 
+// RetryAfterSeconds is RetryAfter as a Retry-After header value: whole seconds,
+// rounded up, at least 1.
+func (d Decision) RetryAfterSeconds() int {
+	return max(1, int((d.RetryAfter+time.Second-1)/time.Second))
+}
+
 // OK reports whether the credential was accepted.
 func (d Decision) OK() bool { return d.Reason == Accepted }
 

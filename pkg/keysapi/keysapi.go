@@ -142,7 +142,7 @@ func Authenticate(ctx context.Context, v *auth.Verifier, headers map[string]stri
 		return auth.Principal{}, httpapi.Errorf(http.StatusForbidden, "ip_not_allowed", "The credential may not be used from this address.")
 	case auth.TooManyAttempts:
 		e := httpapi.Errorf(http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts for this key from this address; retry later.")
-		e.Header = map[string]string{"Retry-After": strconv.Itoa(retryAfterSeconds(d))}
+		e.Header = map[string]string{"Retry-After": strconv.Itoa(d.RetryAfterSeconds())}
 		return auth.Principal{}, e
 	}
 	return auth.Principal{}, unauthorized("invalid_credential", "The credential is malformed or unknown.")

@@ -560,11 +560,17 @@ func TestLockoutPerKeyAndIP(t *testing.T) {
 	if r.status != 429 || r.str("code") != "too_many_attempts" {
 		t.Fatalf("6th attempt: %d %s", r.status, r.raw)
 	}
+	if ra := r.headers["Retry-After"]; ra != "300" {
+		t.Errorf("Retry-After = %q, want the lock's 300 s", ra)
+	}
 	// The pair is locked even for the right secret; the client elsewhere is not.
-	h.call("keys-get", id(kid), cred(secret), attacker).must(t, 429)
+	h.clock.Advance(100 * time.Second)
+	if r := h.call("keys-get", id(kid), cred(secret), attacker).must(t, 429); r.headers["Retry-After"] != "200" {
+		t.Errorf("Retry-After 100 s into the lock = %q, want 200", r.headers["Retry-After"])
+	}
 	h.call("keys-get", id(kid), cred(secret), client).must(t, 200)
 	// The lock ends by itself.
-	h.clock.Advance(5*time.Minute + time.Second)
+	h.clock.Advance(200*time.Second + time.Second)
 	h.call("keys-get", id(kid), cred(secret), attacker).must(t, 200)
 	evs := h.call("keys-events", id(kid)).must(t, 200).body["items"].([]any)
 	failed := 0

@@ -1,10 +1,8 @@
 package keysapi
 
 import (
-	"math"
 	"net/http"
 
-	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/authz"
 	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/scope"
@@ -46,10 +44,4 @@ func (c *call) readRange(perm string) *scope.OwnerRange {
 		return nil
 	}
 	return &r
-}
-
-// retryAfterSeconds is the Retry-After of a lock: its real remaining time, rounded
-// up to a whole second.
-func retryAfterSeconds(d auth.Decision) int {
-	return max(1, int(math.Ceil(d.RetryAfter.Seconds())))
 }

@@ -1,9 +1,12 @@
 package oauth_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/pkg/store"
 )
 
 // TestAccessTokenCallerInheritsItsKeysLimits: a 5-minute access token of a 30-day key
@@ -70,5 +73,24 @@ func TestIntrospectionNarrowedToOwners(t *testing.T) {
 				t.Fatalf("an inactive answer says more than active: %s", r.raw)
 			}
 		})
+	}
+}
+
+// TestRefusedGrantRecordsNoUse: a client whose request is refused after it
+// authenticated (a scope it does not hold) leaves no trace of use; a success does.
+func TestRefusedGrantRecordsNoUse(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.createKey([]string{"orders:read"}, nil)
+	h.clientCredentials(id, secret, "scope", "orders:write").oauthError(t, 400, "invalid_scope")
+	k, err := h.deps.Store.GetKey(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.LastUsedAt != nil || count(h.events(id), store.EventKeyUsed) != 0 {
+		t.Fatalf("a refused grant recorded a use: %v %v", k.LastUsedAt, h.events(id))
+	}
+	h.clientCredentials(id, secret).must(t, 200)
+	if k, err = h.deps.Store.GetKey(context.Background(), id); err != nil || k.LastUsedAt == nil {
+		t.Fatalf("a successful grant recorded no use: %v %v", k, err)
 	}
 }

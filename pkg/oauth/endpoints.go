@@ -117,6 +117,7 @@ func (a *API) introspector(ctx context.Context, r *request) (auth.Principal, err
 		e.Header = map[string]string{"WWW-Authenticate": `Bearer realm="keyward"`}
 		return auth.Principal{}, e
 	}
+	r.caller = &d.Principal
 	return d.Principal, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,6 +80,9 @@ type request struct {
 	req  *events.APIGatewayV2HTTPRequest
 	form map[string]string
 	now  time.Time
+	// caller is the authenticated client or introspector, once known: its use is
+	// recorded only if the request succeeds.
+	caller *auth.Principal
 }
 
 func (r *request) ip() string { return r.req.RequestContext.HTTP.SourceIP }
@@ -88,9 +92,13 @@ type handler func(ctx context.Context, r *request) (events.APIGatewayV2HTTPRespo
 // oauth turns handler errors into RFC 6749 error answers.
 func (a *API) oauth(h handler) httpapi.Handler {
 	return func(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		resp, err := h(ctx, &request{req: req, now: a.Now().UTC()})
+		r := &request{req: req, now: a.Now().UTC()}
+		resp, err := h(ctx, r)
 		if err != nil {
 			return errorAnswer(ctx, a.Log, err), nil
+		}
+		if r.caller != nil && resp.StatusCode < 400 {
+			a.Verifier.RecordUse(ctx, *r.caller, r.ip())
 		}
 		return resp, nil
 	}
@@ -211,13 +219,15 @@ func (a *API) authenticateClient(ctx context.Context, r *request) (auth.Principa
 		return auth.Principal{}, err
 	}
 	if d.Reason == auth.TooManyAttempts {
-		return auth.Principal{}, errTooManyAttempts.with("Too many failed attempts for this client from this address; retry later.")
+		e := errTooManyAttempts.with("Too many failed attempts for this client from this address; retry later.")
+		e.Header = map[string]string{"Retry-After": strconv.Itoa(d.RetryAfterSeconds())}
+		return auth.Principal{}, e
 	}
 	// Only an API key is a client: not the root credential, not an access token.
 	if !d.OK() || d.Principal.Kind != auth.KindAPIKey || d.Principal.KeyID != id {
 		return auth.Principal{}, fail("Client authentication failed.")
 	}
-	a.Verifier.RecordUse(ctx, d.Principal, r.ip())
+	r.caller = &d.Principal
 	return d.Principal, nil
 }
 
