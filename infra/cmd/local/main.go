@@ -68,6 +68,21 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Listen first, before .local/ is touched: a busy port leaves a running stack's
+	// files alone. The address is the functions' issuer (ISSUER), never a Host header.
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	if err := p.SetParameter("Issuer", base); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
 		return err
 	}
@@ -86,26 +101,12 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if err := os.WriteFile(p.Path("root-key"), []byte(rootKey+"\n"), 0o600); err != nil {
 		return err
 	}
-	state, _ := json.MarshalIndent(map[string]any{"env": awsEnv}, "", "  ")
+	state, _ := json.MarshalIndent(map[string]any{"env": awsEnv, "issuer": base}, "", "  ")
 	if err := os.WriteFile(p.Path("stack.json"), state, 0o600); err != nil {
 		return err
 	}
 	defer os.Remove(p.Path("stack.json"))
 
-	// Listen first: the address is the functions' issuer (ISSUER), never a Host header.
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "3000"
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	defer ln.Close()
-	base := "http://" + ln.Addr().String()
-	if err := p.SetParameter("Issuer", base); err != nil {
-		return err
-	}
 
 	invokers := map[string]gateway.Invoker{}
 	var running []*gateway.Function
@@ -186,10 +187,18 @@ func sweep(ctx context.Context, log *slog.Logger) error {
 		return exitError{1, "the local stack is not running: start it with make local"}
 	}
 	var state struct {
-		Env map[string]string `json:"env"`
+		Env    map[string]string `json:"env"`
+		Issuer string            `json:"issuer"`
 	}
 	if err := json.Unmarshal(data, &state); err != nil {
 		return fmt.Errorf(".local/stack.json: %w", err)
+	}
+	// The same function configuration as the running stack's, issuer included.
+	if err := p.SetParameter("Issuer", state.Issuer); err != nil {
+		return err
+	}
+	if fn, ok = p.Function("SweeperFunction"); !ok {
+		return exitError{2, "template.yaml has no SweeperFunction yet; nothing to sweep"}
 	}
 	event, err := scheduledEvent(p.Root)
 	if err != nil {
