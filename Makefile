@@ -76,13 +76,14 @@ $(DDB_MARK): infra/package.json infra/package-lock.json
 ## pip reads its usual PIP_* settings (PIP_INDEX_URL for a mirror).
 python-tools:
 	@if [ -d $(VENV) ] || ! command -v moto_server >/dev/null 2>&1 || ! command -v cfn-lint >/dev/null 2>&1; then \
-		$(MAKE) --no-print-directory $(VENV_MARK); fi
+		$(MAKE) -s --no-print-directory $(VENV_MARK); fi
 
 $(VENV_MARK): infra/requirements.txt
 	@echo "keyward: installing moto_server and cfn-lint (infra/requirements.txt) into $(VENV)" >&2
 	rm -rf $(VENV) $(PY_TOOLS)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt || { \
+		echo "keyward: pip could not install infra/requirements.txt into $(VENV): set PIP_INDEX_URL to a reachable index, or install moto[server] and cfn-lint yourself" >&2; exit 1; }
 	@mkdir -p $(PY_TOOLS) && ln -sf ../venv/bin/moto_server ../venv/bin/cfn-lint $(PY_TOOLS)/
 	@# A link would hide the venv from python (it looks for pyvenv.cfg beside the path it was run by).
 	@printf '#!/bin/sh\nexec "$(CURDIR)/$(VENV)/bin/python3" "$$@"\n' >$(PY_TOOLS)/python3 && chmod +x $(PY_TOOLS)/python3
