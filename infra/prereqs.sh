@@ -5,8 +5,9 @@
 #   infra/prereqs.sh go java npm python3 jq curl python-tools
 #
 # Tools: go (or $GO), java, npm, python3, jq, curl, and python-tools: moto_server and
-# cfn-lint on PATH, or else a python3 that can make the venv into which `make deps`
-# installs the versions pinned in infra/requirements.txt.
+# cfn-lint on PATH and aws-sam-translator importable by python3, or else a python3 that
+# can make the venv into which `make deps` installs the versions pinned in
+# infra/requirements.txt.
 set -uo pipefail
 
 missing=()
@@ -36,7 +37,7 @@ for tool in "$@"; do
 	jq) has jq || missing+=("jq, for the README walkthrough and its test: apt-get install jq") ;;
 	curl) has curl || missing+=("curl, for the README walkthrough and its test: apt-get install curl") ;;
 	python-tools)
-		if has moto_server && has cfn-lint; then
+		if has moto_server && has cfn-lint && has python3 && python3 -c 'import samtranslator' >/dev/null 2>&1; then
 			continue
 		fi
 		if has python3 && python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
@@ -45,6 +46,7 @@ for tool in "$@"; do
 		what="moto_server and cfn-lint"
 		has moto_server && what=cfn-lint
 		has cfn-lint && what=moto_server
+		has moto_server && has cfn-lint && what="aws-sam-translator (for python3)"
 		missing+=("$what: pip install -r infra/requirements.txt, or apt-get install python3-venv so that make deps installs the pinned versions into .local/venv")
 		;;
 	*)

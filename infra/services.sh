@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# services.sh: start DynamoDB Local and moto (the local Secrets Manager, SNS, SQS and
-# EventBridge) on free loopback ports, run the given command with the AWS_ENDPOINT_URL_*
-# variables pointing at them, and always stop both afterwards (EXIT, INT, TERM).
+# services.sh: start DynamoDB Local and moto (the local Secrets Manager, SNS, SQS,
+# EventBridge and SSM) on free loopback ports, run the given command with the
+# AWS_ENDPOINT_URL_* variables pointing at them, and always stop both afterwards
+# (EXIT, INT, TERM).
 #
 #   infra/services.sh go test ./...
 #
@@ -98,6 +99,7 @@ export AWS_ENDPOINT_URL_SECRETS_MANAGER="$moto"
 export AWS_ENDPOINT_URL_SNS="$moto"
 export AWS_ENDPOINT_URL_SQS="$moto"
 export AWS_ENDPOINT_URL_EVENTBRIDGE="$moto"
+export AWS_ENDPOINT_URL_SSM="$moto"
 export AWS_REGION=us-east-1
 export AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=test

@@ -18,6 +18,11 @@ func main() {
 		slog.Error("keys: cold start", "err", err)
 		os.Exit(1)
 	}
+	// The management API is where the root credential creates the first keys.
+	if deps.Root == nil {
+		slog.Error("keys: config", "err", "ROOT_SECRET_ID is not set: the management API needs the root credential")
+		os.Exit(1)
+	}
 	api := keysapi.New(deps.Store, deps.Verifier, deps.Peppers,
 		keysapi.Config{Prefix: deps.Config.Prefix, DefaultExpiry: deps.Config.DefaultExpiry}, deps.Log)
 	lambda.StartHandlerFunc(api.Router().Serve)

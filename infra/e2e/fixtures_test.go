@@ -89,7 +89,10 @@ func TestFixturesAgainstBootstraps(t *testing.T) {
 			r.err = err
 			return r
 		}
-		r.fn = p.NewFunction(fn, bin, localstack.AWSEnv(), nil)
+		env := localstack.AWSEnv()
+		// Tokens' iss is configured, never derived: the local stack's listen address.
+		env["ISSUER"] = "http://127.0.0.1:3000"
+		r.fn = p.NewFunction(fn, bin, env, nil)
 		r.fn.Stderr = r.out
 		r.fn.Log = nil
 		return r

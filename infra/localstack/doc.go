@@ -6,8 +6,9 @@
 // function the environment Lambda would.
 //
 // Invariants: the table schema and the function environments come only from
-// template.yaml (and env.json's overrides), never from a copy; local state (binaries,
-// the root credential, the running stack's endpoints) lives in one directory,
-// <repo>/.local unless KEYWARD_LOCAL_DIR names another, so that a test's stack never
-// touches a developer's.
+// template.yaml (and env.json's overrides), never from a copy; the template's
+// parameters keep their defaults but for Issuer, the stack's own address
+// (http://127.0.0.1:$PORT); local state (binaries, the root credential, the running
+// stack's endpoints) lives in one directory, <repo>/.local unless KEYWARD_LOCAL_DIR
+// names another, so that a test's stack never touches a developer's.
 package localstack

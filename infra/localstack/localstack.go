@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,7 @@ import (
 // AWSVars are the variables infra/services.sh sets that every function receives.
 var AWSVars = []string{
 	"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SNS",
-	"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_REGION", "AWS_DEFAULT_REGION",
+	"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_SSM", "AWS_REGION", "AWS_DEFAULT_REGION",
 	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED",
 }
 
@@ -51,6 +52,9 @@ type Project struct {
 	Template *stack.Template
 	// Refs maps each resource's logical id (and "<id>.Arn") to its local value.
 	Refs map[string]string
+	// Params overrides template parameters, as sam's --parameter-overrides would: the
+	// local stack sets Issuer to its listen address (LocalIssuer until it listens).
+	Params map[string]string
 	// Functions are the template's functions, resolved against Refs.
 	Functions []stack.Function
 	// Env is env.json: "Parameters" and per-function overrides.
@@ -71,13 +75,13 @@ func Load(dir string) (*Project, error) {
 	}
 	root := filepath.Dir(path)
 	p := &Project{Root: root, Template: tmpl, Refs: tmpl.LocalRefs(), Env: map[string]map[string]string{},
-		Dir: filepath.Join(root, ".local")}
+		Params: map[string]string{"Issuer": LocalIssuer()}, Dir: filepath.Join(root, ".local")}
 	if d := os.Getenv("KEYWARD_LOCAL_DIR"); d != "" {
 		if p.Dir, err = filepath.Abs(d); err != nil {
 			return nil, err
 		}
 	}
-	if p.Functions, err = tmpl.Functions(p.Refs); err != nil {
+	if err := p.resolve(); err != nil {
 		return nil, err
 	}
 	if data, err := os.ReadFile(filepath.Join(root, "env.json")); err == nil {
@@ -90,6 +94,16 @@ func Load(dir string) (*Project, error) {
 	return p, nil
 }
 
+// LocalIssuer is the local stack's issuer before it listens: its address,
+// http://127.0.0.1:$PORT (3000 by default).
+func LocalIssuer() string {
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	return "http://" + net.JoinHostPort("127.0.0.1", port)
+}
+
 // Isolate renames the tables and secrets with suffix, so that several stacks can
 // share one DynamoDB Local and one moto.
 func (p *Project) Isolate(suffix string) error {
@@ -98,9 +112,31 @@ func (p *Project) Isolate(suffix string) error {
 			p.Refs[id] += "-" + suffix
 		}
 	}
-	var err error
-	p.Functions, err = p.Template.Functions(p.Refs)
-	return err
+	return p.resolve()
+}
+
+// SetParameter overrides the template parameter name and resolves the functions'
+// environments again; the stack sets Issuer to the address it listens on.
+func (p *Project) SetParameter(name, value string) error {
+	p.Params[name] = value
+	return p.resolve()
+}
+
+// resolve resolves the functions against Refs and Params.
+func (p *Project) resolve() error {
+	values := make(map[string]string, len(p.Refs)+len(p.Params))
+	for k, v := range p.Refs {
+		values[k] = v
+	}
+	for k, v := range p.Params {
+		values[k] = v
+	}
+	fns, err := p.Template.Functions(values)
+	if err != nil {
+		return err
+	}
+	p.Functions = fns
+	return nil
 }
 
 // Function returns the template's function id.

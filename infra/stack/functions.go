@@ -51,19 +51,26 @@ type Authorizer struct {
 	PayloadFormatVersion string
 }
 
+// LocalPseudoParameters are the values of AWS::Region, AWS::StackName and the other
+// pseudo parameters in a local stack.
+var LocalPseudoParameters = map[string]string{
+	"AWS::Region": "us-east-1", "AWS::AccountId": "000000000000", "AWS::Partition": "aws",
+	"AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "keyward-local",
+}
+
 // Functions returns every AWS::Serverless::Function, sorted by logical id, with its
-// environment resolved through refs.
+// environment resolved through refs: each resource's Ref (and "<id>.Arn"), and any
+// parameter whose default is overridden. Conditions are decided on those values; a
+// variable whose value is AWS::NoValue is left out.
 func (t *Template) Functions(refs map[string]string) ([]Function, error) {
 	values := t.ParameterDefaults()
-	for k, v := range map[string]string{
-		"AWS::Region": "us-east-1", "AWS::AccountId": "000000000000", "AWS::Partition": "aws",
-		"AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "keyward-local",
-	} {
+	for k, v := range LocalPseudoParameters {
 		values[k] = v
 	}
 	for k, v := range refs {
 		values[k] = v
 	}
+	eval := t.evaluator(values)
 	globals := mapping(mapping(t.root["Globals"])["Function"])
 	defaultAuth := t.defaultAuthorizers()
 
@@ -81,7 +88,15 @@ func (t *Template) Functions(refs map[string]string) ([]Function, error) {
 		for _, src := range []map[string]any{globals, r.Properties} {
 			vars := mapping(mapping(src["Environment"])["Variables"])
 			for name, v := range vars {
-				s, err := resolve(v, values)
+				p, err := eval.prune(v)
+				if err != nil {
+					return nil, fmt.Errorf("%s: environment %s: %w", r.LogicalID, name, err)
+				}
+				if _, gone := p.(noValue); gone {
+					delete(f.Environment, name)
+					continue
+				}
+				s, err := resolve(p, values)
 				if err != nil {
 					return nil, fmt.Errorf("%s: environment %s: %w", r.LogicalID, name, err)
 				}

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -48,6 +49,24 @@ func TestCreateTableInputFromTemplate(t *testing.T) {
 	}
 	if len(in.GlobalSecondaryIndexes) == 0 {
 		t.Error("no global secondary indexes")
+	}
+	// gsi4: owner-prefix listings, a string partition and a string sort key, everything projected.
+	types4 := map[string]types.ScalarAttributeType{}
+	for _, a := range in.AttributeDefinitions {
+		types4[aws.ToString(a.AttributeName)] = a.AttributeType
+	}
+	var gsi4 *types.GlobalSecondaryIndex
+	for i, g := range in.GlobalSecondaryIndexes {
+		if aws.ToString(g.IndexName) == "gsi4" {
+			gsi4 = &in.GlobalSecondaryIndexes[i]
+		}
+	}
+	if gsi4 == nil || len(gsi4.KeySchema) != 2 ||
+		aws.ToString(gsi4.KeySchema[0].AttributeName) != "gsi4pk" || gsi4.KeySchema[0].KeyType != types.KeyTypeHash ||
+		aws.ToString(gsi4.KeySchema[1].AttributeName) != "gsi4sk" || gsi4.KeySchema[1].KeyType != types.KeyTypeRange ||
+		gsi4.Projection.ProjectionType != types.ProjectionTypeAll ||
+		types4["gsi4pk"] != types.ScalarAttributeTypeS || types4["gsi4sk"] != types.ScalarAttributeTypeS {
+		t.Errorf("gsi4 = %+v, want gsi4pk (S, HASH), gsi4sk (S, RANGE), projection ALL", gsi4)
 	}
 	ttl, err := tmpl.TTLAttribute("KeywardTable")
 	if err != nil || ttl != "ttl" {
@@ -210,5 +229,67 @@ func TestFunctionsResolveAndAuthorizers(t *testing.T) {
 	}
 	if _, err := tmpl.Functions(nil); err == nil {
 		t.Error("unresolvable !Ref: want error")
+	}
+}
+
+// Only the management API knows the root secret by default; the issuer reaches the
+// functions that issue or verify tokens, directly or through the issuer parameter.
+func TestFunctionEnvironmentRootAndIssuer(t *testing.T) {
+	tmpl := loadRepoTemplate(t)
+	const rootRef = "keyward-local-RootSecret"
+	tokenFns := []string{"AuthorizerFunction", "KeysFunction", "TokenFunction"}
+	for _, tt := range []struct {
+		name      string
+		params    map[string]string
+		root      map[string]string // function -> ROOT_SECRET_ID; absent: not set
+		issuer    string
+		parameter string
+	}{
+		{"defaults", nil,
+			map[string]string{"KeysFunction": rootRef, "AuthorizerFunction": ""},
+			"", "/keyward-local/issuer"},
+		{"root at the authorizer, set issuer",
+			map[string]string{"AuthorizerAcceptsRoot": "true", "Issuer": "http://127.0.0.1:3000"},
+			map[string]string{"KeysFunction": rootRef, "AuthorizerFunction": rootRef},
+			"http://127.0.0.1:3000", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			refs := tmpl.LocalRefs()
+			for k, v := range tt.params {
+				refs[k] = v
+			}
+			fns, err := tmpl.Functions(refs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fns {
+				got, set := f.Environment["ROOT_SECRET_ID"]
+				want, wantSet := tt.root[f.LogicalID]
+				if got != want || set != wantSet {
+					t.Errorf("%s: ROOT_SECRET_ID = %q (set %v), want %q (set %v)", f.LogicalID, got, set, want, wantSet)
+				}
+				issuer, hasIssuer := f.Environment["ISSUER"]
+				param, hasParam := f.Environment["ISSUER_PARAMETER"]
+				if !slices.Contains(tokenFns, f.LogicalID) {
+					if hasIssuer || hasParam {
+						t.Errorf("%s: ISSUER %q, ISSUER_PARAMETER %q: it neither issues nor verifies tokens", f.LogicalID, issuer, param)
+					}
+					continue
+				}
+				if issuer != tt.issuer || param != tt.parameter || !hasIssuer || !hasParam {
+					t.Errorf("%s: ISSUER %q ISSUER_PARAMETER %q, want %q and %q", f.LogicalID, issuer, param, tt.issuer, tt.parameter)
+				}
+			}
+			for _, f := range fns {
+				v, ok := f.Environment["AUTHORIZER_ACCEPTS_ROOT"]
+				want := map[bool]string{false: "false", true: "true"}[tt.params["AuthorizerAcceptsRoot"] == "true"]
+				if f.LogicalID == "AuthorizerFunction" && v != want {
+					t.Errorf("AuthorizerFunction: AUTHORIZER_ACCEPTS_ROOT = %q, want %q", v, want)
+				}
+				if f.LogicalID != "AuthorizerFunction" && ok {
+					t.Errorf("%s: AUTHORIZER_ACCEPTS_ROOT is the authorizer's alone", f.LogicalID)
+				}
+			}
+		})
 	}
 }

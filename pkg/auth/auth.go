@@ -48,7 +48,8 @@ type Principal struct {
 	Kind   string
 	// Key is the stored key for an API key or an access token of one; nil for root.
 	Key *store.Key
-	// SecretN is the secret version an API key matched (the previous one during grace).
+	// SecretN is the secret version an API key matched (the previous one during
+	// grace), or the one an access token is bound to (its sv claim).
 	SecretN int64
 }
 
@@ -67,6 +68,14 @@ func (d Decision) OK() bool { return d.Reason == Accepted }
 type KeyReader interface {
 	// GetKey returns the key with id, read consistently, or store.ErrNotFound.
 	GetKey(ctx context.Context, id string) (*store.Key, error)
+}
+
+// KeyRefresher is a cached KeyReader (Verifier.TokenKeys) that can be told its entry
+// is stale.
+type KeyRefresher interface {
+	// RefreshKey reads the key with id from the store and caches it, or
+	// store.ErrNotFound.
+	RefreshKey(ctx context.Context, id string) (*store.Key, error)
 }
 
 // PepperSource gives the pepper versions secrets are hashed under.
@@ -88,6 +97,9 @@ type Token struct {
 	KeyID  string
 	JTI    string
 	Scopes scope.Set
+	// SecretN is the key's secret version the token is bound to: it is refused once
+	// that version is no longer live on the key (store.Key.SecretLive).
+	SecretN int64
 }
 
 // TokenVerifier verifies access tokens. It is nil where token issuance is not wired in.
@@ -114,8 +126,9 @@ type UsageRecorder interface {
 	Touch(ctx context.Context, keyID, owner, ip, actor string, now time.Time) (bool, error)
 }
 
-// Verifier verifies credentials. All fields but Tokens, TokenKeys, Guard, Usage and
-// Log are required.
+// Verifier verifies credentials. All fields but Root, Tokens, TokenKeys, Guard, Usage
+// and Log are required. Root is nil where a function does not accept the root
+// credential: it is then refused as Malformed, like any unknown string.
 type Verifier struct {
 	Prefix  string
 	Keys    KeyReader
@@ -278,6 +291,9 @@ func (v *Verifier) pepperFor(ctx context.Context, id string) (secrets.Version, b
 }
 
 func (v *Verifier) verifyRoot(ctx context.Context, credential string) (Decision, error) {
+	if v.Root == nil {
+		return Decision{Reason: Malformed}, nil
+	}
 	ok, err := v.Root.Matches(ctx, credential)
 	if err != nil {
 		return Decision{}, fmt.Errorf("root credential: %w", err)
@@ -300,6 +316,12 @@ func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time
 		keys = v.Keys
 	}
 	stored, err := keys.GetKey(ctx, tok.KeyID)
+	if r, ok := keys.(KeyRefresher); err == nil && tok.SecretN > stored.Secret.N && ok {
+		// A cached key older than the token (its secret was rotated in since it was
+		// read): read it afresh rather than refuse a new secret's tokens for the rest
+		// of the TTL. Only a token signed by this deployment gets here.
+		stored, err = r.RefreshKey(ctx, tok.KeyID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return Decision{Reason: Revoked}, nil
 	}
@@ -313,7 +335,13 @@ func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time
 	if stored.TokenRevoked(tok.JTI) {
 		return Decision{Reason: Revoked}, nil
 	}
+	// And for the secret version it was issued under: once rotation (grace 0), finish
+	// or the end of grace kills that version, its tokens die with it.
+	if !stored.SecretLive(tok.SecretN, now) {
+		return Decision{Reason: Revoked}, nil
+	}
 	p := principalOf(stored, KindAccessToken)
+	p.SecretN = tok.SecretN
 	// A token never carries more than its key holds now: narrowing the key's scopes
 	// narrows its live tokens too.
 	p.Scopes = p.Scopes.Intersect(tok.Scopes)

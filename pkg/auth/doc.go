@@ -10,6 +10,19 @@
 //     previous secret while its grace lasts;
 //  4. status and expiry at read time, then allowed_cidrs.
 //
+// An access token: signature, issuer, audience and times (package token), then the key
+// behind it (one read, cached up to 5 s in the authorizer): the key's status, expiry
+// and networks, the token's jti not revoked on it, and the token's secret version
+// (sv) still live on it, the current one or the previous one in its grace. So
+// rotation with grace 0, finishing a rotation and the end of grace end the old
+// version's tokens, with no read beyond the one that checks revocation. A token newer
+// than a cached key (sv above its current version: a rotation since the read) makes
+// that one request read the key afresh (KeyRefresher), so a new secret's tokens are
+// never refused for the cache's lifetime.
+//
+// The root credential is recognised only where the Verifier has a Root checker; a
+// function configured without ROOT_SECRET_ID refuses it as Malformed.
+//
 // Results vs errors: an unknown, expired, revoked or out-of-network credential is a
 // Decision with a Reason, not an error. An error means the infrastructure failed, and
 // every caller must then refuse (fail closed).

@@ -35,6 +35,9 @@ type Authorizer struct {
 	Verifier *auth.Verifier
 	Routes   Routes
 	Log      *slog.Logger
+	// AcceptsRoot lets the root credential through; false refuses it as invalid,
+	// whatever the Verifier recognises.
+	AcceptsRoot bool
 }
 
 // Why a request is refused, in the answer's context and the logs.
@@ -97,11 +100,15 @@ func (a *Authorizer) decide(ctx context.Context, req request, table *routeconfig
 	if err != nil {
 		return outcome{}, err
 	}
-	switch d.Reason {
-	case auth.Accepted:
-	case auth.IPNotAllowed:
+	switch {
+	case d.Reason == auth.Accepted && d.Principal.Kind == auth.KindRoot && !a.AcceptsRoot:
+		// The root credential is for the management API: another team's route never
+		// takes it unless the deployment says so.
+		return outcome{invalid: true, code: codeInvalid}, nil
+	case d.Reason == auth.Accepted:
+	case d.Reason == auth.IPNotAllowed:
 		return outcome{code: codeIP}, nil
-	case auth.TooManyAttempts:
+	case d.Reason == auth.TooManyAttempts:
 		return outcome{code: codeTooMany}, nil
 	default:
 		return outcome{invalid: true, code: codeInvalid}, nil

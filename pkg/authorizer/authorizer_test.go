@@ -234,12 +234,13 @@ func TestAllowedCIDRs(t *testing.T) {
 	}
 }
 
-// fakeTokens stands in for pkg/token: "tok.<key id>" is a valid token of that key.
+// fakeTokens stands in for pkg/token: "tok.<key id>" is a valid token of that key,
+// bound to its first secret version.
 type fakeTokens struct{}
 
 func (fakeTokens) LooksLikeToken(s string) bool { return strings.HasPrefix(s, "tok.") }
 func (fakeTokens) VerifyToken(_ context.Context, s string, _ time.Time) (auth.Token, auth.Reason, error) {
-	return auth.Token{KeyID: strings.TrimPrefix(s, "tok."), JTI: "jti-" + s, Scopes: scope.MustParseList([]string{"orders:read"})}, auth.Accepted, nil
+	return auth.Token{KeyID: strings.TrimPrefix(s, "tok."), JTI: "jti-" + s, Scopes: scope.MustParseList([]string{"orders:read"}), SecretN: 1}, auth.Accepted, nil
 }
 
 func TestTokenRevokedWithinFiveSeconds(t *testing.T) {

@@ -16,6 +16,10 @@ type Config struct {
 	RouteScopes string        // ROUTE_SCOPES: JSON pattern → scope, overlaid by the CONFIG/ROUTES item
 	ReloadEvery time.Duration // ROUTES_RELOAD_SECONDS, default 30
 	TokenKeyTTL time.Duration // TOKEN_KEY_CACHE_SECONDS, default and maximum 5
+	// AcceptsRoot (AUTHORIZER_ACCEPTS_ROOT, "true" or "false", default false) lets the
+	// root credential through the authorizer. Off, the root credential is an invalid
+	// credential here and the function needs no ROOT_SECRET_ID (nor read access to it).
+	AcceptsRoot bool
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -35,12 +39,23 @@ func ConfigFromEnv() (Config, error) {
 	if c.TokenKeyTTL > MaxKeyCacheTTL {
 		return Config{}, fmt.Errorf("TOKEN_KEY_CACHE_SECONDS: at most %d", int(MaxKeyCacheTTL/time.Second))
 	}
+	if c.AcceptsRoot, err = service.Bool("AUTHORIZER_ACCEPTS_ROOT"); err != nil {
+		return Config{}, err
+	}
 	return c, nil
 }
 
 // New builds the authorizer on the shared dependencies: it loads the route table (cold
-// start) and puts the token revocation cache behind deps.Verifier.
+// start) and puts the token revocation cache behind deps.Verifier. Unless
+// cfg.AcceptsRoot, it takes the root checker out of deps.Verifier, so the root
+// credential is never even compared here; with it, ROOT_SECRET_ID is required.
 func New(ctx context.Context, deps *service.Deps, cfg Config) (*Authorizer, error) {
+	if cfg.AcceptsRoot && deps.Verifier.Root == nil {
+		return nil, fmt.Errorf("AUTHORIZER_ACCEPTS_ROOT=true needs ROOT_SECRET_ID (the root credential's secret)")
+	}
+	if !cfg.AcceptsRoot {
+		deps.Verifier.Root = nil
+	}
 	routes, err := routeconfig.NewLoader(ctx, deps.Store.DB(), deps.Config.Table, cfg.RouteScopes, cfg.ReloadEvery)
 	if err != nil {
 		return nil, fmt.Errorf("route table: %w", err)
@@ -49,8 +64,9 @@ func New(ctx context.Context, deps *service.Deps, cfg Config) (*Authorizer, erro
 	// Last use goes through the same client as the authorizer's store.
 	deps.Verifier.Usage = usage.New(deps.Store.DB(), deps.Config.Table, deps.Store)
 	return &Authorizer{
-		Verifier: deps.Verifier,
-		Routes:   routes,
-		Log:      deps.Log,
+		Verifier:    deps.Verifier,
+		Routes:      routes,
+		Log:         deps.Log,
+		AcceptsRoot: cfg.AcceptsRoot,
 	}, nil
 }

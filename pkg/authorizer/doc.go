@@ -7,11 +7,20 @@
 // against the current and (in grace) previous secret, status and expiry at read time,
 // allowed_cidrs against the event's source IP. Access tokens are checked by signature;
 // the key behind a token is read through KeyCache, at most 5 s old, so a token of a
-// revoked or deleted key is refused within 5 s with no read per request otherwise.
+// revoked or deleted key is refused within 5 s with no read per request otherwise. The
+// same cached read decides whether the token's secret version (sv) is still live, so
+// a token of a secret rotated away (grace 0, finish, end of grace) is refused within
+// the same 5 s; a token of a secret newer than the cached key refreshes that entry at
+// once. A token's iss must be the configured issuer.
+//
+// The root credential is refused as an invalid credential unless
+// AUTHORIZER_ACCEPTS_ROOT=true ("true" or "false" only; anything else stops the cold
+// start); off, the root checker is not even wired in, so no ROOT_SECRET_ID is needed.
 //
 // Answers:
 //   - valid credential, route permitted: REST Allow policy; HTTP isAuthorized true.
-//   - invalid credential (missing, malformed, unknown, wrong secret, expired, revoked):
+//   - invalid credential (missing, malformed, unknown, wrong secret, expired, revoked,
+//     the root credential unless accepted):
 //     REST the error "Unauthorized" (401); HTTP isAuthorized false (403).
 //   - valid credential without the route's scope, outside allowed_cidrs, an
 //     unconfigured route, or a locked-out (key id, IP) pair: REST Deny (403); HTTP false

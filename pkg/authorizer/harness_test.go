@@ -85,11 +85,23 @@ func newHarness(t *testing.T) *harness {
 	return harnessOn(t, testenv.New(t), testenv.NewClock())
 }
 
-// harnessOn is one cold start of the authorizer on env: a separate instance.
+// harnessOn is one cold start of the authorizer on env: a separate instance, as
+// deployed (the root credential refused).
 func harnessOn(t testing.TB, env *testenv.Env, c *clock) *harness {
 	t.Helper()
+	h, err := harnessWith(t, env, c, env.RootSecretID, authorizer.Config{RouteScopes: routes, ReloadEvery: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// harnessWith is one cold start with the root secret rootSecretID ("" for none) and
+// the authorizer's own config acfg; it returns New's error.
+func harnessWith(t testing.TB, env *testenv.Env, c *clock, rootSecretID string, acfg authorizer.Config) (*harness, error) {
+	t.Helper()
 	cfg := service.Config{
-		Table: env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: env.PepperSecretID, RootSecretID: env.RootSecretID,
+		Table: env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: env.PepperSecretID, RootSecretID: rootSecretID,
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}
 	deps := service.Build(cfg, env.AWS)
@@ -99,12 +111,12 @@ func harnessOn(t testing.TB, env *testenv.Env, c *clock) *harness {
 	deps.Verifier.Keys = h.keys
 	deps.Verifier.Now = c.Now
 	deps.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a, err := authorizer.New(context.Background(), deps, authorizer.Config{RouteScopes: routes, ReloadEvery: 30 * time.Second})
+	a, err := authorizer.New(context.Background(), deps, acfg)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	h.a = a
-	return h
+	return h, nil
 }
 
 // newKey stores a key with scopes, changed by edit, and returns its id and full string.

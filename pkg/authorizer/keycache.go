@@ -42,7 +42,10 @@ func NewKeyCache(next auth.KeyReader, ttl time.Duration, now func() time.Time) *
 	return &KeyCache{next: next, ttl: ttl, now: now, m: map[string]cached{}}
 }
 
-var _ auth.KeyReader = (*KeyCache)(nil)
+var (
+	_ auth.KeyReader    = (*KeyCache)(nil)
+	_ auth.KeyRefresher = (*KeyCache)(nil)
+)
 
 // GetKey returns the key with id from the cache if it was read less than TTL ago, else
 // from the store. Not found is cached like a key; a store error is not cached.
@@ -57,6 +60,14 @@ func (c *KeyCache) GetKey(ctx context.Context, id string) (*store.Key, error) {
 		}
 		return e.key, nil
 	}
+	return c.RefreshKey(ctx, id)
+}
+
+// RefreshKey reads the key with id from the store, whatever is cached, and caches
+// it: for a token issued under a secret newer than the cached key's (a rotation
+// since it was read), which must not wait out the TTL to be accepted.
+func (c *KeyCache) RefreshKey(ctx context.Context, id string) (*store.Key, error) {
+	now := c.now()
 	k, err := c.next.GetKey(ctx, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err

@@ -6,6 +6,15 @@
 //   - A client is an API key: client_id is the key id, client_secret the whole key,
 //     checked by the shared auth.Verifier, so a revoked, expired, deleted or
 //     network-restricted key is invalid_client exactly as it is a 401 elsewhere.
+//   - Only an API key is a client: the token endpoint never issues for the root
+//     credential (invalid_client, whether or not this function recognises it).
+//   - iss, in tokens and in the discovery document, is the configured issuer
+//     (ISSUER, required at init); the request's Host and domain never change it.
+//   - An issued access token is bound (sv) to the secret version the client
+//     authenticated with; a refreshed one to its family's, so it never outlives the
+//     version its grant was made under. Introspection applies the same rule.
+//   - Introspection accepts the root credential only if this function is given
+//     ROOT_SECRET_ID; without it the root is an unknown credential (401).
 //   - Errors are RFC 6749 §5.2 bodies from one place (oauthError), never a Go error
 //     string; every answer carries Cache-Control: no-store and Pragma: no-cache.
 //   - Issuance writes the refresh-token family and its token.issued event as two

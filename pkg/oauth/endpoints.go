@@ -140,7 +140,7 @@ func (a *API) introspectAccess(ctx context.Context, r *request, tok string) (int
 		return introspection{}, err
 	}
 	k, ok, err := a.usableKey(ctx, c.Subject, r)
-	if err != nil || !ok || k.TokenRevoked(c.ID) {
+	if err != nil || !ok || k.TokenRevoked(c.ID) || !k.SecretLive(c.SecretN, r.now) {
 		return introspection{}, err
 	}
 	scopes, err := scope.ParseList(strings.Fields(c.Scope))
@@ -178,7 +178,10 @@ func (a *API) introspectRefresh(ctx context.Context, r *request, rt token.Refres
 
 // discovery serves the RFC 8414 metadata, at the OpenID Connect path the API names.
 func (a *API) discovery(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
-	iss := a.issuer(r)
+	iss, err := a.issuer()
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
 	authMethods := []string{"client_secret_basic", "client_secret_post"}
 	doc := map[string]any{
 		"issuer":                                        iss,

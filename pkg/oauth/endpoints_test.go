@@ -7,11 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/jwks"
+	"github.com/keyward/keyward/pkg/oauth"
+	"github.com/keyward/keyward/pkg/service"
 	"github.com/keyward/keyward/pkg/store"
 )
 
@@ -163,16 +166,47 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("%s missing: %s", k, r.raw)
 		}
 	}
-	// A deployed domain is https; a configured issuer wins.
-	req := fixture(t, "well-known-openid-configuration")
-	req.RequestContext.DomainName = "abc123.execute-api.eu-west-1.amazonaws.com"
-	if got := serve(t, h.oauth, req).str("issuer"); got != "https://abc123.execute-api.eu-west-1.amazonaws.com" {
-		t.Errorf("issuer %q", got)
+	// The issuer is configured: a caller's Host header or the domain it called never
+	// changes it, in the document or in the tokens it is then handed.
+	evil := func(r *events.APIGatewayV2HTTPRequest) {
+		r.RequestContext.DomainName = "evil.example.com"
+		r.RequestContext.DomainPrefix = "evil"
+		r.Headers["host"] = "evil.example.com"
+		r.Headers["x-forwarded-host"] = "evil.example.com"
 	}
-	h.api.Config.Issuer = "https://auth.example.com/"
-	if got := serve(t, h.oauth, req).str("token_endpoint"); got != "https://auth.example.com/v1/oauth/token" {
-		t.Errorf("token_endpoint %q", got)
+	doc := h.call("well-known-openid-configuration", evil).must(t, 200)
+	for k, v := range want {
+		if doc.str(k) != v {
+			t.Errorf("with an attacker's Host: %s = %q, want %q", k, doc.str(k), v)
+		}
 	}
+	id, secret := h.createKey([]string{"orders:read"}, nil)
+	tok := h.call("token-client-credentials", evil, form("grant_type", "client_credentials", "client_id", id, "client_secret", secret)).must(t, 200)
+	if _, cl := claimsOf(t, tok.str("access_token")); cl["iss"] != issuer {
+		t.Errorf("with an attacker's Host: token iss %v, want %s", cl["iss"], issuer)
+	}
+	rt := h.call("token-refresh", evil, form("grant_type", "refresh_token", "refresh_token", tok.str("refresh_token"), "client_id", id, "client_secret", secret)).must(t, 200)
+	if _, cl := claimsOf(t, rt.str("access_token")); cl["iss"] != issuer {
+		t.Errorf("with an attacker's Host: refreshed token iss %v, want %s", cl["iss"], issuer)
+	}
+}
+
+// TestNoIssuerNoStart: the token function does not start without ISSUER, and an API
+// built without one answers server_error rather than derive it from the request.
+func TestNoIssuerNoStart(t *testing.T) {
+	cfg := service.Config{SigningKeysSecretID: "signing", TokenAudience: service.DefaultAudience}
+	if _, err := oauth.ConfigFromEnv(cfg); err == nil || !strings.Contains(err.Error(), "ISSUER") {
+		t.Fatalf("ConfigFromEnv without ISSUER: %v", err)
+	}
+	cfg.Issuer = issuer
+	if _, err := oauth.ConfigFromEnv(cfg); err != nil {
+		t.Fatalf("ConfigFromEnv with ISSUER: %v", err)
+	}
+	h := newHarness(t)
+	id, secret := h.createKey([]string{"orders:read"}, nil)
+	h.api.Signer.Issuer = ""
+	h.call("well-known-openid-configuration").oauthError(t, 500, "server_error")
+	h.clientCredentials(id, secret).oauthError(t, 500, "server_error")
 }
 
 // publicKeys returns the published JWKS and checks it carries no private member.
@@ -291,7 +325,7 @@ func TestVerifyWithAnotherLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := h.clock.Now()
-	parsed, err := jwt.ParseString(tok, jwt.WithKeySet(set), jwt.WithIssuer("http://127.0.0.1:3000"),
+	parsed, err := jwt.ParseString(tok, jwt.WithKeySet(set), jwt.WithIssuer(issuer),
 		jwt.WithAudience("keyward"), jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })))
 	if err != nil {
 		t.Fatalf("jwx refused the token: %v", err)

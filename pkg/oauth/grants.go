@@ -97,18 +97,19 @@ func (a *API) issue(ctx context.Context, r *request, p auth.Principal, scopes sc
 	}
 	ev := &store.Event{Time: now, Type: store.EventTokenIssued, KeyID: p.KeyID, Owner: p.Owner, Actor: p.KeyID, IP: r.ip(),
 		Detail: map[string]any{"grant_type": GrantClientCredentials, "jti": jti, "family": rt.Family, "scope": fam.Scope}}
-	acc, err := a.signAlongside(ctx, r, p.KeyID, jti, scopes, now, func() error { return a.Families.Create(ctx, fam, ev) })
+	g := token.Grant{KeyID: p.KeyID, JTI: jti, Scopes: scopes, SecretN: p.SecretN}
+	acc, err := a.signAlongside(ctx, g, now, func() error { return a.Families.Create(ctx, fam, ev) })
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	return a.tokenAnswer(acc, rt, fam.ExpiresAt, scopes, now), nil
 }
 
-// signAlongside signs the access token while write runs, and fails if either does.
-func (a *API) signAlongside(ctx context.Context, r *request, keyID, jti string, scopes scope.Set, now time.Time, write func() error) (token.Access, error) {
+// signAlongside signs the access token of g while write runs, and fails if either does.
+func (a *API) signAlongside(ctx context.Context, g token.Grant, now time.Time, write func() error) (token.Access, error) {
 	done := make(chan error, 1)
 	go func() { done <- write() }()
-	acc, serr := a.Signer.Sign(ctx, a.issuer(r), keyID, jti, scopes, now)
+	acc, serr := a.Signer.Sign(ctx, g, now)
 	if werr := <-done; werr != nil {
 		return token.Access{}, werr
 	}
@@ -183,7 +184,11 @@ func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPR
 	jti := token.NewJTI()
 	ev := &store.Event{Time: now, Type: store.EventTokenRefreshed, KeyID: p.KeyID, Owner: p.Owner, Actor: p.KeyID, IP: r.ip(),
 		Detail: map[string]any{"grant_type": GrantRefreshToken, "jti": jti, "family": presented.Family, "scope": scopes.Join()}}
-	acc, err := a.signAlongside(ctx, r, p.KeyID, jti, scopes, now, func() error {
+	// The refreshed token keeps the family's binding: the secret version of the
+	// original grant, whichever live secret the client authenticated with now, so it
+	// dies with that version as the family does.
+	g := token.Grant{KeyID: p.KeyID, JTI: jti, Scopes: scopes, SecretN: f.SecretN}
+	acc, err := a.signAlongside(ctx, g, now, func() error {
 		if err := a.Families.PutEvent(ctx, ev); err != nil {
 			// The old token is spent: the new one must still reach the client.
 			a.Log.ErrorContext(ctx, "token.refreshed event not recorded", "key_id", p.KeyID, "err", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/keyward/keyward/pkg/authorizer"
 	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/jwks"
 	"github.com/keyward/keyward/pkg/keysapi"
@@ -44,7 +45,17 @@ type harness struct {
 	rotation int
 }
 
+// issuer is the test deployment's configured issuer (ISSUER).
+const issuer = "http://127.0.0.1:3000"
+
 func newHarness(t testing.TB) *harness {
+	t.Helper()
+	return newHarnessWith(t, true)
+}
+
+// newHarnessWith builds the token function with or without the root credential's
+// secret (ROOT_SECRET_ID); the keys function beside it always has it, as deployed.
+func newHarnessWith(t testing.TB, root bool) *harness {
 	t.Helper()
 	env := testenv.New(t)
 	h := &harness{t: t, env: env, clock: testenv.NewClock()}
@@ -61,22 +72,68 @@ func newHarness(t testing.TB) *harness {
 			SecretId: aws.String(h.signing), ForceDeleteWithoutRecovery: aws.Bool(true),
 		})
 	})
-	cfg := service.Config{
-		Table: env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: env.PepperSecretID, RootSecretID: env.RootSecretID,
-		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
-		SigningKeysSecretID: h.signing, TokenAudience: service.DefaultAudience,
+	cfg := h.config()
+	if !root {
+		cfg.RootSecretID = ""
 	}
-	h.deps = service.Build(cfg, env.AWS)
-	h.deps.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h.deps.Verifier.Now = h.clock.Now
-	h.deps.SigningKeys.Now = h.clock.Now
+	h.deps = h.build(cfg)
 	h.rotator = &jwks.Rotator{SM: env.SM, SecretID: h.signing, Retention: jwks.MinRetention, Now: h.clock.Now}
 	h.rotate() // what RotateImmediatelyOnUpdate does at deploy
-	h.keys = keysapi.New(h.deps.Store, h.deps.Verifier, h.deps.Peppers,
-		keysapi.Config{Prefix: cfg.Prefix, DefaultExpiry: cfg.DefaultExpiry}, h.deps.Log).Router()
+	keysDeps := h.deps
+	if !root {
+		keysDeps = h.build(h.config())
+	}
+	h.keys = keysapi.New(keysDeps.Store, keysDeps.Verifier, keysDeps.Peppers,
+		keysapi.Config{Prefix: cfg.Prefix, DefaultExpiry: cfg.DefaultExpiry}, keysDeps.Log).Router()
 	h.api = oauth.New(h.deps, oauth.Config{Audience: cfg.TokenAudience, AccessLifetime: 300 * time.Second, RefreshLifetime: 36000 * time.Second})
 	h.oauth = h.api.Router()
 	return h
+}
+
+// config is the environment every function of the test deployment reads.
+func (h *harness) config() service.Config {
+	return service.Config{
+		Table: h.env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: h.env.PepperSecretID, RootSecretID: h.env.RootSecretID,
+		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
+		SigningKeysSecretID: h.signing, TokenAudience: service.DefaultAudience, Issuer: issuer,
+	}
+}
+
+// build is one function's cold start on the harness's environment and clock.
+func (h *harness) build(cfg service.Config) *service.Deps {
+	d := service.Build(cfg, h.env.AWS)
+	d.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	d.Verifier.Now = h.clock.Now
+	d.SigningKeys.Now = h.clock.Now
+	return d
+}
+
+// authorizer is a cold start of the Lambda authorizer on the same deployment (its own
+// instance, key cache and clock), and a call of GET /v1/whoami through it with a
+// credential: whether it was allowed.
+func (h *harness) authorizer() func(credential string) bool {
+	h.t.Helper()
+	d := h.build(h.config())
+	a, err := authorizer.New(context.Background(), d, authorizer.Config{RouteScopes: `{"GET /v1/whoami": ""}`, ReloadEvery: time.Minute})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "authorizer-http.json"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return func(credential string) bool {
+		h.t.Helper()
+		out, err := a.Handle(context.Background(), []byte(strings.ReplaceAll(string(raw), "API_KEY", credential)))
+		if err != nil {
+			h.t.Fatalf("authorizer: %v", err)
+		}
+		r, ok := out.(events.APIGatewayV2CustomAuthorizerSimpleResponse)
+		if !ok {
+			h.t.Fatalf("authorizer answered %T to an HTTP API event", out)
+		}
+		return r.IsAuthorized
+	}
 }
 
 // rotate runs the four rotation steps through the handler, as Secrets Manager would,

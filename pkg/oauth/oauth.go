@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"mime"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -20,11 +19,10 @@ import (
 	"github.com/keyward/keyward/pkg/token"
 )
 
-// Config holds the deployment settings of the OAuth routes.
+// Config holds the deployment settings of the OAuth routes. The issuer is not one of
+// them: it is the token Verifier's (service.Config.Issuer), so the iss that tokens are
+// signed with, published under and checked against is one value.
 type Config struct {
-	// Issuer is the iss of tokens and the discovery document; empty derives it from
-	// the request: https://<domainName>, or http:// for a loopback host.
-	Issuer          string
 	Audience        string
 	AccessLifetime  time.Duration
 	RefreshLifetime time.Duration
@@ -203,21 +201,11 @@ func clientCredentials(r *request) (id, secret string, basic bool, err error) {
 	return r.form["client_id"], r.form["client_secret"], false, nil
 }
 
-// issuer returns the configured issuer, or one derived from the request's domain.
-func (a *API) issuer(r *request) string {
-	if a.Config.Issuer != "" {
-		return strings.TrimRight(a.Config.Issuer, "/")
+// issuer is the deployment's configured issuer: the Signer's, never the request's
+// Host or domain (which a caller chooses).
+func (a *API) issuer() (string, error) {
+	if a.Signer == nil || a.Signer.Issuer == "" {
+		return "", errors.New("oauth: no issuer configured")
 	}
-	domain := r.req.RequestContext.DomainName
-	if domain == "" {
-		domain = header(r.req.Headers, "host")
-	}
-	host := domain
-	if h, _, err := net.SplitHostPort(domain); err == nil {
-		host = h
-	}
-	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
-		return "http://" + domain
-	}
-	return "https://" + domain
+	return a.Signer.Issuer, nil
 }

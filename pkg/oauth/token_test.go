@@ -72,7 +72,7 @@ func TestClientCredentials(t *testing.T) {
 				t.Errorf("header %v", hdr)
 			}
 			now := float64(h.clock.Now().Unix())
-			if cl["iss"] != "http://127.0.0.1:3000" || cl["sub"] != id || cl["client_id"] != id ||
+			if cl["iss"] != issuer || cl["sv"] != 1.0 || cl["sub"] != id || cl["client_id"] != id ||
 				cl["scope"] != "orders:read orders:write" || cl["iat"] != now || cl["nbf"] != now || cl["exp"] != now+300 || cl["jti"] == "" {
 				t.Errorf("claims %v", cl)
 			}
@@ -183,6 +183,9 @@ func TestTokenErrors(t *testing.T) {
 		{"garbled basic", []opt{header("authorization", "Basic %%%"), form(cc()...)}, 401, "invalid_client", true},
 		{"basic and body secret", []opt{basic(id, secret), form(cc("client_secret", secret)...)}, 400, "invalid_request", false},
 		{"root credential as client", []opt{form(cc("client_id", "root", "client_secret", h.env.RootKey)...)}, 401, "invalid_client", false},
+		{"root credential as a key's secret", []opt{form(cc("client_id", id, "client_secret", h.env.RootKey)...)}, 401, "invalid_client", false},
+		{"root credential by basic", []opt{basic("root", h.env.RootKey), form(cc()...)}, 401, "invalid_client", true},
+		{"root credential refreshing", []opt{form("grant_type", "refresh_token", "refresh_token", "kwr_aaaaaaaaaaaaaaaa"+strings.Repeat("A", 43), "client_id", "root", "client_secret", h.env.RootKey)}, 401, "invalid_client", false},
 		{"revoked key", []opt{form(cc("client_id", revokedID, "client_secret", revokedSecret)...)}, 401, "invalid_client", false},
 		{"deleted key", []opt{form(cc("client_id", deletedID, "client_secret", deletedSecret)...)}, 401, "invalid_client", false},
 		{"outside allowed_cidrs", []opt{form(cc("client_id", cidrID, "client_secret", cidrSecret)...)}, 401, "invalid_client", false},

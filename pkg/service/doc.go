@@ -2,5 +2,15 @@
 // the dependencies every Keyward function shares: the AWS clients, the store, the
 // cached secrets and the verifier. Mains call Load once at cold start.
 //
-// Invariant: configuration errors are returned, never fatal here; only main exits.
+// Invariants:
+//   - Configuration errors are returned, never fatal here; only main exits.
+//   - Wherever tokens are verified (SIGNING_KEYS_SECRET_ID set), the issuer is
+//     required and is the only issuer: the Verifier checks it on every token. It is
+//     ISSUER, else the SSM parameter ISSUER_PARAMETER, read once by Load; a parameter
+//     that cannot be read, or is not an http(s) URL without a trailing slash, fails
+//     the cold start. Config never takes it from a request.
+//   - ROOT_SECRET_ID is optional: without it Deps.Root and the Verifier's Root are nil
+//     and the root credential is not recognised (no read access to it is needed). A
+//     function that must accept it (the management API) checks Deps.Root itself.
+//   - Booleans are strict: "true", "false" or unset; anything else is an error.
 package service

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/jwks"
@@ -29,17 +32,28 @@ const secretTTL = 5 * time.Minute
 
 // Config is the environment every function reads.
 type Config struct {
-	Table          string        // TABLE_NAME
-	Prefix         string        // KEY_PREFIX, default kw_live_
-	PepperSecretID string        // PEPPER_SECRET_ID
-	RootSecretID   string        // ROOT_SECRET_ID
+	Table          string // TABLE_NAME
+	Prefix         string // KEY_PREFIX, default kw_live_
+	PepperSecretID string // PEPPER_SECRET_ID
+	// RootSecretID (ROOT_SECRET_ID) holds the root credential. It is optional: a
+	// function configured without it does not recognise the root credential at all
+	// (it is refused as a malformed credential), so it needs no read access to it.
+	RootSecretID   string
 	DefaultExpiry  time.Duration // DEFAULT_EXPIRY_DAYS, default 90
 	EventRetention time.Duration // EVENT_RETENTION_DAYS, default 400
 	// SigningKeysSecretID (SIGNING_KEYS_SECRET_ID) holds the token-signing JWK set;
 	// when set, every function's Verifier accepts access tokens.
 	SigningKeysSecretID string
 	TokenAudience       string // TOKEN_AUDIENCE, default keyward
-	Issuer              string // ISSUER; empty derives it from the request's domain
+	// Issuer (ISSUER) is the deployment's iss of access tokens, an absolute http(s)
+	// URL without a trailing slash: the one every token is signed with and checked
+	// against. It is never derived from a request. Required with SigningKeysSecretID:
+	// given directly, or, when ISSUER is empty, read once at cold start by Load from
+	// the SSM parameter IssuerParameter (ISSUER_PARAMETER; the deployed default, the
+	// API's own URL, which a function's environment cannot reference without a
+	// CloudFormation cycle).
+	Issuer          string
+	IssuerParameter string
 	// Lockout is the failed-attempt rule every function applies to API keys:
 	// LOCKOUT_MAX_FAILURES (5) in LOCKOUT_WINDOW_SECONDS (300) from one source IP lock
 	// that key id and IP for LOCKOUT_COOLDOWN_SECONDS (300).
@@ -57,11 +71,19 @@ func FromEnv() (Config, error) {
 		SigningKeysSecretID: os.Getenv("SIGNING_KEYS_SECRET_ID"),
 		TokenAudience:       Getenv("TOKEN_AUDIENCE", DefaultAudience),
 		Issuer:              os.Getenv("ISSUER"),
+		IssuerParameter:     os.Getenv("ISSUER_PARAMETER"),
 	}
-	for name, v := range map[string]string{"TABLE_NAME": c.Table, "PEPPER_SECRET_ID": c.PepperSecretID, "ROOT_SECRET_ID": c.RootSecretID} {
-		if v == "" {
-			return Config{}, fmt.Errorf("%s is not set", name)
+	for _, v := range []struct{ name, value string }{{"TABLE_NAME", c.Table}, {"PEPPER_SECRET_ID", c.PepperSecretID}} {
+		if v.value == "" {
+			return Config{}, fmt.Errorf("%s is not set", v.name)
 		}
+	}
+	if c.SigningKeysSecretID != "" && (c.Issuer != "" || c.IssuerParameter == "") {
+		iss, err := Issuer(c.Issuer)
+		if err != nil {
+			return Config{}, err
+		}
+		c.Issuer = iss
 	}
 	days, err := Days("DEFAULT_EXPIRY_DAYS", 90)
 	if err != nil {
@@ -92,6 +114,21 @@ func lockoutFromEnv() (lockout.Config, error) {
 	return c, errors.Join(e, err)
 }
 
+// Issuer checks the configured issuer s and returns it without a trailing slash: an
+// absolute http or https URL with a host, no query, no fragment.
+func Issuer(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("ISSUER is not set: it is the iss of access tokens (the API's base URL, " +
+			"e.g. https://auth.example.com), and is never taken from a request")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", fmt.Errorf("ISSUER=%q: want an absolute http(s) URL with a host and no query or fragment", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
 // DefaultAudience is the aud of access tokens when TOKEN_AUDIENCE is unset.
 const DefaultAudience = "keyward"
 
@@ -116,6 +153,19 @@ func Int(name string, def int) (int, error) {
 	return n, nil
 }
 
+// Bool reads a boolean variable strictly: "true", "false", or unset (false). Any
+// other spelling ("1", "TRUE", "yes") is an error, so a typo never means false.
+func Bool(name string) (bool, error) {
+	switch s := os.Getenv(name); s {
+	case "true":
+		return true, nil
+	case "false", "":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s=%q: want true or false", name, s)
+	}
+}
+
 // Days reads a whole number of days.
 func Days(name string, def int) (time.Duration, error) {
 	n, err := Int(name, def)
@@ -124,12 +174,14 @@ func Days(name string, def int) (time.Duration, error) {
 
 // Deps are the shared dependencies of a function.
 type Deps struct {
-	Config   Config
-	AWS      aws.Config
-	DDB      *dynamodb.Client
-	SM       *secretsmanager.Client
-	Store    *store.Dynamo
-	Peppers  *secrets.Cached
+	Config  Config
+	AWS     aws.Config
+	DDB     *dynamodb.Client
+	SM      *secretsmanager.Client
+	Store   *store.Dynamo
+	Peppers *secrets.Cached
+	// Root is nil when RootSecretID is not configured; the Verifier then does not
+	// recognise the root credential.
 	Root     *secrets.Root
 	Verifier *auth.Verifier
 	Log      *slog.Logger
@@ -140,9 +192,10 @@ type Deps struct {
 	Tokens      *token.Verifier
 }
 
-// Load reads the environment and builds the dependencies. AWS endpoints follow the
-// SDK's own variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER),
-// which is how the local stack points functions at DynamoDB Local and moto.
+// Load reads the environment, and the issuer parameter if it must, and builds the
+// dependencies. AWS endpoints follow the SDK's own variables (AWS_ENDPOINT_URL_DYNAMODB,
+// AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_SSM), which is how the local stack
+// points functions at DynamoDB Local and moto.
 func Load(ctx context.Context) (*Deps, error) {
 	cfg, err := FromEnv()
 	if err != nil {
@@ -152,7 +205,36 @@ func Load(ctx context.Context) (*Deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
+	if cfg.Issuer == "" && cfg.IssuerParameter != "" {
+		if cfg.Issuer, err = ReadIssuer(ctx, ssm.NewFromConfig(awsCfg), cfg.IssuerParameter); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
 	return Build(cfg, awsCfg), nil
+}
+
+// ParameterReader is the part of the SSM client ReadIssuer uses.
+type ParameterReader interface {
+	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// ReadIssuer returns the issuer kept in the SSM parameter name: an absolute http(s)
+// URL, without a trailing slash. Anything else is an error, so that a function never
+// starts with an issuer no token could match.
+func ReadIssuer(ctx context.Context, api ParameterReader, name string) (string, error) {
+	out, err := api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("read issuer parameter %s: %w", name, err)
+	}
+	v := ""
+	if out.Parameter != nil {
+		v = aws.ToString(out.Parameter.Value)
+	}
+	iss, err := Issuer(v)
+	if err != nil || iss != v {
+		return "", fmt.Errorf("issuer parameter %s: %q is not an http(s) URL without a trailing slash", name, v)
+	}
+	return iss, nil
 }
 
 // Build assembles the dependencies from a config (tests call it directly).
@@ -165,14 +247,18 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	st := store.New(ddb, cfg.Table, cfg.EventRetention)
 	peppers := secrets.NewCached(sm, cfg.PepperSecretID, secretTTL)
-	root := secrets.NewRoot(sm, cfg.RootSecretID, secretTTL)
 	guard := lockout.New(ddb, cfg.Table, st, cfg.Lockout)
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	d := &Deps{
-		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Root: root, Guard: guard,
-		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: st, Peppers: peppers, Root: root, Guard: guard,
+		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Guard: guard,
+		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: st, Peppers: peppers, Guard: guard,
 			Usage: usage.New(ddb, cfg.Table, st), Log: log, Now: time.Now},
 		Log: log,
+	}
+	if cfg.RootSecretID != "" {
+		// Set only when configured: a nil *secrets.Root in the interface would not be nil.
+		d.Root = secrets.NewRoot(sm, cfg.RootSecretID, secretTTL)
+		d.Verifier.Root = d.Root
 	}
 	if cfg.SigningKeysSecretID != "" {
 		d.SigningKeys = jwks.NewCache(sm, cfg.SigningKeysSecretID)

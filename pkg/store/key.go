@@ -76,6 +76,13 @@ func (k *Key) PreviousValid(now time.Time) bool {
 	return k.Previous != nil && now.Before(k.Previous.ExpiresAt)
 }
 
+// SecretLive reports whether secret version n is live at now: the current one, or
+// the previous one while its grace lasts. Credentials derived from a secret version
+// (access tokens, refresh families) live only as long as it does.
+func (k *Key) SecretLive(n int64, now time.Time) bool {
+	return n == k.Secret.N || k.PreviousValid(now) && n == k.Previous.N
+}
+
 // AllowsIP reports whether a request from ip may use the key: an empty
 // allowed_cidrs means anywhere; an unparseable ip is refused when a list is set.
 func (k *Key) AllowsIP(ip string) bool {

@@ -72,6 +72,32 @@ func TestEnv(t *testing.T) {
 		t.Errorf("query gsi2: %d items, %v", len(q.Items), err)
 	}
 
+	// gsi4, the owner-prefix index: a prefix of the owner is one range of its partition.
+	for _, it := range []map[string]string{
+		{"pk": "KEY#2", "sk": "KEY", "gsi4pk": "KEYS", "gsi4sk": "team-a/alice#1#x#2"},
+		{"pk": "KEY#3", "sk": "KEY", "gsi4pk": "KEYS", "gsi4sk": "team-b/bob#1#x#3"},
+		{"pk": "KEY#2", "sk": "EV#1", "gsi4pk": "AUDIT", "gsi4sk": "team-a/alice#1"},
+	} {
+		item, err := attributevalue.MarshalMap(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.DDB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(e.Table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q, err = e.DDB.Query(context.Background(), &dynamodb.QueryInput{
+		TableName:              aws.String(e.Table),
+		IndexName:              aws.String("gsi4"),
+		KeyConditionExpression: aws.String("gsi4pk = :p AND begins_with(gsi4sk, :o)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":p": &types.AttributeValueMemberS{Value: "KEYS"}, ":o": &types.AttributeValueMemberS{Value: "team-a/"},
+		},
+	})
+	if err != nil || len(q.Items) != 1 || q.Items[0]["pk"].(*types.AttributeValueMemberS).Value != "KEY#2" {
+		t.Errorf("query gsi4 KEYS begins_with team-a/: %v, %v; want KEY#2 alone", q.Items, err)
+	}
+
 	e.Setenv(t)
 	if got := os.Getenv("KEY_PREFIX"); got != testenv.KeyPrefix {
 		t.Errorf("KEY_PREFIX = %q", got)

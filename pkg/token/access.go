@@ -31,6 +31,18 @@ type Claims struct {
 	jwt.Claims
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope"`
+	// SecretN (sv) is the key's secret version the token was issued under: the one
+	// the client authenticated with, or for a refreshed token its family's. The token
+	// lives only while that version is live on the key (store.Key.SecretLive).
+	SecretN int64 `json:"sv"`
+}
+
+// Grant is what an access token is issued for.
+type Grant struct {
+	KeyID   string
+	JTI     string
+	Scopes  scope.Set
+	SecretN int64 // the key's secret version it is bound to (>= 1)
 }
 
 // Access is what an issued access token says, for responses and events.
@@ -54,7 +66,9 @@ var _ Keys = (*jwks.Cache)(nil)
 
 // Signer issues access tokens.
 type Signer struct {
-	Keys     Keys
+	Keys Keys
+	// Issuer is the deployment's configured iss (never derived from a request).
+	Issuer   string
 	Audience string
 	Lifetime time.Duration
 
@@ -62,8 +76,14 @@ type Signer struct {
 	signers map[string]jose.Signer // by kid: building one is not free
 }
 
-// Sign issues an access token with id jti for key id, with scopes, from issuer, at now.
-func (s *Signer) Sign(ctx context.Context, issuer, keyID, jti string, scopes scope.Set, now time.Time) (Access, error) {
+// Sign issues the access token of g at now, from the configured Issuer.
+func (s *Signer) Sign(ctx context.Context, g Grant, now time.Time) (Access, error) {
+	if s.Issuer == "" {
+		return Access{}, errors.New("sign access token: no issuer configured")
+	}
+	if g.SecretN < 1 {
+		return Access{}, errors.New("sign access token: no secret version to bind it to")
+	}
 	set, err := s.Keys.Set(ctx)
 	if err != nil {
 		return Access{}, fmt.Errorf("signing keys: %w", err)
@@ -74,15 +94,16 @@ func (s *Signer) Sign(ctx context.Context, issuer, keyID, jti string, scopes sco
 		return Access{}, err
 	}
 	now = now.UTC().Truncate(time.Second)
-	a := Access{JTI: jti, KeyID: k.KeyID, IssuedAt: now, ExpiresAt: now.Add(s.Lifetime)}
+	a := Access{JTI: g.JTI, KeyID: k.KeyID, IssuedAt: now, ExpiresAt: now.Add(s.Lifetime)}
 	c := Claims{
 		Claims: jwt.Claims{
-			Issuer: issuer, Subject: keyID, Audience: jwt.Audience{s.Audience},
+			Issuer: s.Issuer, Subject: g.KeyID, Audience: jwt.Audience{s.Audience},
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
 			Expiry: jwt.NewNumericDate(a.ExpiresAt), ID: a.JTI,
 		},
-		ClientID: keyID,
-		Scope:    scopes.Join(),
+		ClientID: g.KeyID,
+		Scope:    g.Scopes.Join(),
+		SecretN:  g.SecretN,
 	}
 	if a.Token, err = jwt.Signed(signer).Claims(c).Serialize(); err != nil {
 		return Access{}, fmt.Errorf("sign access token: %w", err)
@@ -124,10 +145,14 @@ func NewJTI() string {
 type Verifier struct {
 	Keys     Keys
 	Audience string
-	// Issuer, when set, must be the token's iss. Tokens are only ever signed by this
-	// deployment's keys, so an unset Issuer (derived per request) checks nothing more.
+	// Issuer is required and must be the token's iss: a token signed by this
+	// deployment's keys for another issuer is refused. A Verifier without it refuses
+	// every token with an error (a configuration failure fails closed).
 	Issuer string
 }
+
+// errNoIssuer is a Verifier built without its Issuer.
+var errNoIssuer = errors.New("token verifier: no issuer configured")
 
 var _ auth.TokenVerifier = (*Verifier)(nil)
 
@@ -148,11 +173,15 @@ func (v *Verifier) VerifyToken(ctx context.Context, s string, now time.Time) (au
 	if perr != nil {
 		return auth.Token{}, auth.Malformed, nil
 	}
-	return auth.Token{KeyID: c.Subject, JTI: c.ID, Scopes: scopes}, auth.Accepted, nil
+	return auth.Token{KeyID: c.Subject, JTI: c.ID, Scopes: scopes, SecretN: c.SecretN}, auth.Accepted, nil
 }
 
 // Parse verifies s and returns its claims; Expired for a token past exp, Unknown for
-// any other failure. Revocation is the key's to say (store.Key.TokenRevoked).
+// another issuer or audience or a bad signature, Malformed for a token without its
+// subject, id, expiry or secret version (sv: every token issued since the binding
+// has one; one issued before is refused, and lived 5 minutes at most anyway).
+// Revocation and the secret version's life are the key's to say
+// (store.Key.TokenRevoked, store.Key.SecretLive).
 func (v *Verifier) Parse(ctx context.Context, s string, now time.Time) (*Claims, auth.Reason, error) {
 	c, reason, err := v.parse(ctx, s)
 	if err != nil || reason != auth.Accepted {
@@ -165,20 +194,26 @@ func (v *Verifier) Parse(ctx context.Context, s string, now time.Time) (*Claims,
 		}
 		return nil, auth.Unknown, nil
 	}
-	if c.Subject == "" || c.ID == "" || c.Expiry == nil || c.ClientID != c.Subject {
+	if c.Subject == "" || c.ID == "" || c.Expiry == nil || c.ClientID != c.Subject || c.SecretN < 1 {
 		return nil, auth.Malformed, nil
 	}
 	return c, auth.Accepted, nil
 }
 
-// ParseUnexpired verifies only the signature of s and returns its claims, whatever
-// its times: revocation uses it to learn a token's jti, client and expiry.
+// ParseUnexpired verifies the signature and issuer of s and returns its claims,
+// whatever its times: revocation uses it to learn a token's jti, client and expiry.
 func (v *Verifier) ParseUnexpired(ctx context.Context, s string) (*Claims, bool, error) {
 	c, reason, err := v.parse(ctx, s)
-	return c, reason == auth.Accepted && err == nil, err
+	if err != nil || reason != auth.Accepted {
+		return nil, false, err
+	}
+	return c, c.Issuer == v.Issuer, nil
 }
 
 func (v *Verifier) parse(ctx context.Context, s string) (*Claims, auth.Reason, error) {
+	if v.Issuer == "" {
+		return nil, auth.Accepted, errNoIssuer
+	}
 	tok, err := jwt.ParseSigned(s, algorithms)
 	if err != nil || len(tok.Headers) != 1 || tok.Headers[0].KeyID == "" {
 		return nil, auth.Malformed, nil

@@ -5,6 +5,14 @@
 //   - An access token is a JWT signed with the first key of the jwks set (RS256 by
 //     default) through go-jose; it is never built or checked by hand. Its sub and
 //     client_id are the key id; scope is space-separated.
+//   - iss is the deployment's configured issuer, on the Signer and the Verifier alike,
+//     never derived from a request. Every verification checks it: a token signed by
+//     this deployment's keys for another issuer is refused. A Verifier without an
+//     Issuer refuses every token with an error (misconfiguration fails closed).
+//   - sv is the key's secret version the token was issued under (the family's for a
+//     refreshed token). A token lives only while that version is live on its key
+//     (store.Key.SecretLive): decided on the key read that checks revocation, with no
+//     I/O of its own. A token without sv (issued before the claim) is Malformed.
 //   - A verified access token is a result, an unverifiable one is a Reason: only
 //     infrastructure failures are errors. A token whose jti was revoked is refused.
 //   - Refresh tokens are stored only as a SHA-256 hash (they carry 256 random bits).

@@ -9,4 +9,8 @@
 // KEYWARD_DDB_PATH keeps the table on disk, secrets.json (the pepper and root, so that
 // stored keys still verify after a restart). Otherwise all local state is in memory.
 // env.json (SAM --env-vars format) overrides the template's environment.
+//
+// The template's parameters keep their defaults (AuthorizerAcceptsRoot=false: the
+// authorizer refuses the root credential here too), except Issuer: the stack listens
+// first and its address, http://127.0.0.1:$PORT, is every function's ISSUER.
 package main

@@ -92,6 +92,21 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}
 	defer os.Remove(p.Path("stack.json"))
 
+	// Listen first: the address is the functions' issuer (ISSUER), never a Host header.
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	if err := p.SetParameter("Issuer", base); err != nil {
+		return err
+	}
+
 	invokers := map[string]gateway.Invoker{}
 	var running []*gateway.Function
 	defer func() {
@@ -115,18 +130,9 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}
 	g := gateway.New(routes, p.Template.Authorizers(), invokers, log)
 
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "3000"
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(os.Stderr, "keyward: root credential (also in .local/root-key): %s\n", rootKey)
 	go waitReady(ctx, base, routes, log)
 
