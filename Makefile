@@ -9,11 +9,12 @@
 #   make sweep   run SweeperFunction once against the running local stack
 #   make lint    gofmt, go vet, cfn-lint, the SAM translation
 #   make bench   benchmarks under the local services
+#   make fuzz    every fuzz target for FUZZTIME (default 60s) each, one after another
 #   make deploy  sam build && sam deploy
 #   make clean   remove .local (local state, builds, the venv) and .aws-sam
 #
-# Variables: PORT=3000 (make local), NOW=<RFC 3339> (make sweep), DEPLOY_ENV=default|prod
-# (make deploy), GO=go.
+# Variables: PORT=3000 (make local), NOW=<RFC 3339> (make sweep), FUZZTIME=60s and
+# FUZZFLAGS (make fuzz), DEPLOY_ENV=default|prod (make deploy), GO=go.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -42,7 +43,7 @@ LAMBDA_GOOS   ?= linux
 LAMBDA_GOARCH ?= arm64
 LAMBDA_BUILD = GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: help test local sweep lint bench deploy deps prereqs prereqs-go prereqs-services prereqs-cfn python-tools clean \
+.PHONY: help test local sweep lint bench fuzz deploy deps prereqs prereqs-go prereqs-services prereqs-cfn python-tools clean \
 	build-KeysFunction build-AuthorizerFunction build-TokenFunction build-SweeperFunction \
 	build-SigningKeyRotationFunction
 
@@ -121,6 +122,26 @@ bench: prereqs deps
 	$(SERVICES) $(GO) run ./infra/cmd/figures >/dev/null
 	@# Each bench wrote its figure lines to .local/bench; they end the output, once each.
 	@cat .local/bench/*.txt
+
+# Fuzz targets as package:Target. Each is pure (no services); `go test` alone runs
+# their seed corpora. -fuzz takes one package at a time, so they run in turn.
+# FUZZFLAGS adds go test flags, e.g. FUZZFLAGS=-parallel=1 on a shared machine.
+FUZZTIME  ?= 60s
+FUZZFLAGS ?=
+FUZZ_TARGETS := \
+	pkg/apikey:FuzzParse pkg/apikey:FuzzKeyRoundTrip \
+	pkg/scope:FuzzParse pkg/scope:FuzzParseList \
+	pkg/routeconfig:FuzzTable \
+	pkg/authorizer:FuzzParseEvent \
+	pkg/httpapi:FuzzDecode pkg/httpapi:FuzzParseParams \
+	pkg/oauth:FuzzDecodeForm
+
+fuzz: prereqs-go
+	@for t in $(FUZZ_TARGETS); do \
+		pkg="$${t%%:*}"; name="$${t##*:}"; \
+		echo "keyward: fuzz $$name in ./$$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) "./$$pkg" || exit 1; \
+	done
 
 ## --- local stack -----------------------------------------------------------------------
 

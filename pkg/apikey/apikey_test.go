@@ -77,14 +77,3 @@ func TestHash(t *testing.T) {
 		t.Fatal("hash matches another secret")
 	}
 }
-
-func FuzzParse(f *testing.F) {
-	f.Add(New(DefaultPrefix).String())
-	f.Add("kw_live_")
-	f.Fuzz(func(t *testing.T, s string) {
-		k, err := Parse(s, DefaultPrefix)
-		if err == nil && k.String() != s {
-			t.Fatalf("Parse accepted %q but re-encodes to %q", s, k.String())
-		}
-	})
-}

@@ -359,14 +359,16 @@ func HashSecret(ctx context.Context, peppers PepperSource, n int64, secret strin
 
 // Credential extracts the presented credential from request headers, matched
 // case-insensitively: Authorization "Bearer <x>" or "ApiKey <x>", or X-API-Key.
+// When a header is there in several spellings (a hand-built REST event), the
+// greatest name in byte order wins (the lowercase one), never the map's order.
 func Credential(headers map[string]string) string {
-	var authz, xkey string
+	var authz, xkey, authzName, xkeyName string
 	for name, value := range headers {
 		switch {
-		case strings.EqualFold(name, "authorization"):
-			authz = value
-		case strings.EqualFold(name, "x-api-key"):
-			xkey = value
+		case strings.EqualFold(name, "authorization") && name >= authzName:
+			authz, authzName = value, name
+		case strings.EqualFold(name, "x-api-key") && name >= xkeyName:
+			xkey, xkeyName = value, name
 		}
 	}
 	if authz != "" {

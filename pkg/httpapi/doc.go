@@ -1,8 +1,23 @@
 // Package httpapi is the one place where Keyward's HTTP API turns results and errors
-// into API Gateway payload 2.0 responses.
+// into API Gateway payload 2.0 responses, and where request input is read strictly.
 //
 // Management errors are RFC 9457 problem details with a stable snake_case code; a
 // handler returns an *Error for anything the caller did wrong and a plain error for
 // anything that failed inside. Invariant: a 5xx body is always the same generic
 // text; the internal error goes to the log only, never to the caller.
+//
+// Input invariants (DecodeJSON, Decode, DecodeField, CheckQuery, ParseParams):
+//   - A JSON route takes application/json or application/*+json (415 otherwise); no
+//     Content-Type is accepted only with an empty body.
+//   - A JSON body is walked once, in document order, against the Go type it decodes
+//     into, before anything is converted: invalid UTF-8 (or an escaped lone
+//     surrogate), a duplicate key at any depth, an unknown or mis-cased field, a
+//     value of the wrong type, an integer outside its Go type, a number DynamoDB
+//     cannot store, nesting over 64 levels and trailing data are each a 400 with a
+//     stable code and the field's path (metadata.a.b, scopes[2]) in Error.Field.
+//     The first problem in the document is the one answered, so the same bad input
+//     always gets the same error.
+//   - Numbers decoded into an interface are json.Number: no digit is lost.
+//   - A query string is decoded strictly (malformed_query); an unknown or repeated
+//     parameter is a 400 naming the first one in sorted order.
 package httpapi

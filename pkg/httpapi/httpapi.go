@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -23,6 +22,9 @@ type Error struct {
 	Status int
 	Code   string
 	Detail string
+	// Field names the offending input, when there is one: a JSON path such as
+	// metadata.a.b or scopes[2], or a query parameter. It is the problem's "field".
+	Field string
 	// Header is sent with the answer (WWW-Authenticate, Retry-After).
 	Header map[string]string
 }
@@ -41,6 +43,7 @@ type problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
 	Code   string `json:"code"`
+	Field  string `json:"field,omitempty"`
 }
 
 // Problem turns err into a problem+json response. An error that is not an *Error
@@ -57,6 +60,7 @@ func Problem(ctx context.Context, log *slog.Logger, err error) events.APIGateway
 		Status: e.Status,
 		Detail: e.Detail,
 		Code:   e.Code,
+		Field:  e.Field,
 	})
 	resp := events.APIGatewayV2HTTPResponse{
 		StatusCode: e.Status,
@@ -105,57 +109,6 @@ func Body(req *events.APIGatewayV2HTTPRequest) ([]byte, error) {
 
 func tooLarge() *Error {
 	return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The body is over %d KiB.", MaxBody>>10)
-}
-
-// DecodeJSON decodes the request body into v, strictly: one JSON object, no unknown
-// fields, no trailing data. An empty body decodes as {} when allowEmpty.
-func DecodeJSON(req *events.APIGatewayV2HTTPRequest, v any, allowEmpty bool) error {
-	raw, err := Body(req)
-	if err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		if allowEmpty {
-			return nil
-		}
-		return Errorf(http.StatusBadRequest, "malformed_json", "A JSON object body is required.")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if dec.More() {
-		return Errorf(http.StatusBadRequest, "malformed_json", "The body has data after its JSON value.")
-	}
-	return nil
-}
-
-func jsonError(err error) *Error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		field := te.Field
-		if field == "" {
-			return Errorf(http.StatusBadRequest, "malformed_json", "The body must be a JSON object.")
-		}
-		return Errorf(http.StatusBadRequest, "invalid_type", "Field %q must be of type %s.", field, jsonType(te.Type.Kind().String()))
-	}
-	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return Errorf(http.StatusBadRequest, "unknown_field", "Unknown field %s.", msg)
-	}
-	return Errorf(http.StatusBadRequest, "malformed_json", "The body is not valid JSON.")
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "int", "int32", "int64", "float64":
-		return "number"
-	case "slice":
-		return "array"
-	case "map", "struct", "ptr":
-		return "object"
-	}
-	return kind
 }
 
 // Handler answers one routed request.

@@ -15,6 +15,9 @@
 //     version its grant was made under. Introspection applies the same rule.
 //   - Introspection accepts the root credential only if this function is given
 //     ROOT_SECRET_ID; without it the root is an unknown credential (401).
+//   - A request body is application/x-www-form-urlencoded, UTF-8, decoded strictly
+//     (httpapi.ParseParams), each parameter at most once (RFC 6749 §3.2); anything
+//     else is invalid_request, whose description stays within RFC 6749's characters.
 //   - Errors are RFC 6749 §5.2 bodies from one place (oauthError), never a Go error
 //     string; every answer carries Cache-Control: no-store and Pragma: no-cache.
 //   - Issuance writes the refresh-token family and its token.issued event as two

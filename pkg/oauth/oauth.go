@@ -96,13 +96,11 @@ func (a *API) oauth(h handler) httpapi.Handler {
 	}
 }
 
-// parseForm reads the form body: application/x-www-form-urlencoded only, each
-// parameter at most once (RFC 6749 §3.2), empty values treated as absent.
+// parseForm reads the form body into r.form (see decodeForm).
 func parseForm(r *request) error {
 	ct := header(r.req.Headers, "content-type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return errInvalidRequest.with("The body must be application/x-www-form-urlencoded.")
+	if err := checkFormType(ct); err != nil {
+		return err
 	}
 	raw, err := httpapi.Body(r.req)
 	if err != nil {
@@ -112,29 +110,79 @@ func parseForm(r *request) error {
 		}
 		return errInvalidRequest.with("The body could not be read.")
 	}
-	values, err := url.ParseQuery(string(raw))
+	form, err := decodeForm(ct, raw)
 	if err != nil {
-		return errInvalidRequest.with("The body is not a valid form.")
+		return err
 	}
-	r.form = make(map[string]string, len(values))
-	for k, vs := range values {
-		if len(vs) > 1 {
-			return errInvalidRequest.with("Parameter " + k + " is repeated.")
-		}
-		if vs[0] != "" {
-			r.form[k] = vs[0]
-		}
+	r.form = form
+	return nil
+}
+
+// checkFormType accepts application/x-www-form-urlencoded, in UTF-8.
+func checkFormType(contentType string) error {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return errInvalidRequest.with("The body must be application/x-www-form-urlencoded.")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return errInvalidRequest.with("The form must be UTF-8.")
 	}
 	return nil
 }
 
-func header(h map[string]string, name string) string {
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
+// decodeForm decodes an OAuth request body: application/x-www-form-urlencoded only
+// (a charset, if given, must be utf-8), decoded strictly by httpapi.ParseParams
+// (every name and value UTF-8), each parameter at most once (RFC 6749 §3.2), empty
+// values treated as absent. Anything else is invalid_request, naming the first
+// problem in the body's order.
+func decodeForm(contentType string, raw []byte) (map[string]string, error) {
+	if err := checkFormType(contentType); err != nil {
+		return nil, err
+	}
+	pairs, err := httpapi.ParseParams(string(raw))
+	if err != nil {
+		var he *httpapi.Error
+		if errors.As(err, &he) {
+			return nil, errInvalidRequest.with(describe("The body is not a valid form: " + he.Detail))
+		}
+		return nil, errInvalidRequest.with("The body is not a valid form.")
+	}
+	form := make(map[string]string, len(pairs))
+	seen := make(map[string]bool, len(pairs))
+	for _, p := range pairs {
+		if seen[p.Name] {
+			return nil, errInvalidRequest.with(describe("Parameter " + p.Name + " is repeated."))
+		}
+		seen[p.Name] = true
+		if p.Value != "" {
+			form[p.Name] = p.Value
 		}
 	}
-	return ""
+	return form, nil
+}
+
+// describe keeps an error_description within the characters RFC 6749 §5.2 allows
+// (printable ASCII but '"' and '\\'), since it may quote a client's parameter name.
+func describe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+// header returns a header's value, whatever its case; among several spellings the
+// greatest name in byte order (the lowercase one) wins, never the map's order.
+func header(h map[string]string, name string) string {
+	var value, got string
+	for k, v := range h {
+		if strings.EqualFold(k, name) && k >= got {
+			value, got = v, k
+		}
+	}
+	return value
 }
 
 // authenticateClient checks the client's credentials, from HTTP Basic or the body

@@ -63,30 +63,73 @@ func (r Rule) ARNPath() string {
 // Table is an immutable set of rules.
 type Table struct{ rules []Rule }
 
-// Parse builds a table from pattern → scope.
+// Parse builds a table from pattern → scope. Patterns are read in sorted order, so
+// a table with several bad patterns always names the same one. Two patterns for one
+// route ("GET /a" and "get /a/") are refused: which scope applied would otherwise
+// depend on map order.
 func Parse(m map[string]string) (*Table, error) {
 	t := &Table{}
-	for pattern, sc := range m {
-		method, path, ok := strings.Cut(strings.TrimSpace(pattern), " ")
-		path = strings.TrimSpace(path)
-		if !ok || method == "" || !strings.HasPrefix(path, "/") {
-			return nil, fmt.Errorf("route %q: want \"METHOD /path\"", pattern)
+	patterns := make([]string, 0, len(m))
+	for p := range m {
+		patterns = append(patterns, p)
+	}
+	sort.Strings(patterns)
+	seen := make(map[string]string, len(m))
+	for _, pattern := range patterns {
+		sc := m[pattern]
+		method, path, segs, err := parsePattern(pattern)
+		if err != nil {
+			return nil, err
 		}
 		if sc != "" {
 			if _, err := scope.Parse(sc); err != nil {
 				return nil, fmt.Errorf("route %q: scope %q: %w", pattern, sc, err)
 			}
 		}
-		segs := split(path)
-		for i, s := range segs {
-			if greedy(s) && i != len(segs)-1 {
-				return nil, fmt.Errorf("route %q: a {name+} segment must be last", pattern)
-			}
+		route := canonical(method, segs)
+		if other, dup := seen[route]; dup {
+			return nil, fmt.Errorf("routes %q and %q are the same route", other, pattern)
 		}
-		t.rules = append(t.rules, Rule{Method: strings.ToUpper(method), Path: path, Scope: sc, segs: segs})
+		seen[route] = pattern
+		t.rules = append(t.rules, Rule{Method: method, Path: path, Scope: sc, segs: segs})
 	}
 	sort.SliceStable(t.rules, func(i, j int) bool { return moreSpecific(t.rules[i], t.rules[j]) })
 	return t, nil
+}
+
+// parsePattern reads "METHOD /path": the method in upper case, the path trimmed and
+// its segments, none of them empty.
+func parsePattern(pattern string) (method, path string, segs []string, err error) {
+	method, path, ok := strings.Cut(strings.TrimSpace(pattern), " ")
+	path = strings.TrimSpace(path)
+	if !ok || method == "" || !strings.HasPrefix(path, "/") {
+		return "", "", nil, fmt.Errorf("route %q: want \"METHOD /path\"", pattern)
+	}
+	segs = split(path)
+	for i, s := range segs {
+		if s == "" {
+			return "", "", nil, fmt.Errorf("route %q: empty path segment", pattern)
+		}
+		if greedy(s) && i != len(segs)-1 {
+			return "", "", nil, fmt.Errorf("route %q: a {name+} segment must be last", pattern)
+		}
+	}
+	return strings.ToUpper(method), path, segs, nil
+}
+
+// canonical is the route a pattern stands for: its method and segments.
+func canonical(method string, segs []string) string {
+	return method + " /" + strings.Join(segs, "/")
+}
+
+// routeKey is the canonical route of a pattern, or the pattern itself when it does
+// not parse (Parse then reports it).
+func routeKey(pattern string) string {
+	method, _, segs, err := parsePattern(pattern)
+	if err != nil {
+		return pattern
+	}
+	return canonical(method, segs)
 }
 
 // ParseJSON builds a table from its JSON form; "" is the empty table.
@@ -251,9 +294,11 @@ func (l *Loader) Current(ctx context.Context) (*Table, error) {
 // load reads the item and rebuilds the table; the caller holds mu (or owns l).
 func (l *Loader) load(ctx context.Context) error {
 	l.loadedAt = l.now()
+	// Merged by route, not by spelling, so that the item's "get /a" replaces the
+	// environment's "GET /a" instead of standing beside it.
 	m := make(map[string]string, len(l.base))
 	for k, v := range l.base {
-		m[k] = v
+		m[routeKey(k)] = v
 	}
 	if l.db != nil {
 		out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
@@ -271,8 +316,11 @@ func (l *Loader) load(ctx context.Context) error {
 			if err := attributevalue.Unmarshal(av, &item); err != nil {
 				return fmt.Errorf("route table item: %w", err)
 			}
+			if _, err := Parse(item); err != nil {
+				return fmt.Errorf("route table item: %w", err)
+			}
 			for k, v := range item {
-				m[k] = v
+				m[routeKey(k)] = v
 			}
 		}
 	}

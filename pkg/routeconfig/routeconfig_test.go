@@ -51,9 +51,22 @@ func TestParseRejects(t *testing.T) {
 		{"GET orders": "a"},
 		{"GET /a/{p+}/b": "a"},
 		{"GET /a": "Not A Scope"},
+		{"GET /a//b": "a"},
+		{"GET /a": "a", "get /a/": "b"},
+		{" GET /a": "a", "GET  /a": "a"},
 	} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%v) accepted", bad)
+		}
+	}
+}
+
+func TestParseErrorsAreDeterministic(t *testing.T) {
+	bad := map[string]string{"GET /a": "", "get /a": "x", "/nope": "", "GET /b//c": "", "GET /{p+}/x": ""}
+	_, first := Parse(bad)
+	for range 20 {
+		if _, err := Parse(bad); err == nil || err.Error() != first.Error() {
+			t.Fatalf("Parse error %v, then %v", first, err)
 		}
 	}
 }

@@ -90,7 +90,7 @@ func TestLoadReadsIssuerParameter(t *testing.T) {
 		{"from the parameter", "", name, url, false},
 		{"ISSUER wins, no read", "https://auth.example.com", "/no/such/parameter", "https://auth.example.com", false},
 		{"missing parameter fails the cold start", "", "/no/such/parameter", "", true},
-		{"neither: no issuer", "", "", "", false},
+		{"neither: no issuer fails where tokens are verified", "", "", "", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("ISSUER", tt.issuer)

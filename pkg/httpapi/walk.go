@@ -1,0 +1,742 @@
+package httpapi
+
+import (
+	"encoding"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// walker checks one JSON document in a single pass, in document order, against the
+// Go type it will be decoded into. It never converts a number: it reads the literal.
+type walker struct {
+	data []byte
+	i    int
+	base string     // the field the document is, for DecodeField; "" for a body
+	root bool       // the document must be an object (a body)
+	path []pathElem // where the walk is, for naming fields in errors
+}
+
+// pathElem is one step of a field path: an object key or an array index.
+type pathElem struct {
+	key   string
+	index int // -1 for a key
+}
+
+// maxKeyInPath bounds how much of one key an error message repeats.
+const maxKeyInPath = 64
+
+// field renders the current path: metadata.a.b, scopes[2], metadata["a b"].
+func (w *walker) field() string {
+	var b strings.Builder
+	b.WriteString(w.base)
+	for _, p := range w.path {
+		if p.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", p.index)
+			continue
+		}
+		k := p.key
+		if len(k) > maxKeyInPath {
+			cut := maxKeyInPath
+			for cut > 0 && !utf8.RuneStart(k[cut]) {
+				cut--
+			}
+			k = k[:cut] + "…"
+		}
+		if simpleKey(k) {
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(k)
+			continue
+		}
+		q, _ := json.Marshal(k)
+		b.WriteByte('[')
+		b.Write(q)
+		b.WriteByte(']')
+	}
+	return b.String()
+}
+
+func simpleKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// fail returns a 400 naming the current field.
+func (w *walker) fail(code, format string, args ...any) *Error {
+	e := Errorf(http.StatusBadRequest, code, format, args...)
+	e.Field = w.field()
+	return e
+}
+
+// where is " in <field>" for a syntax message, or "" at the top.
+func (w *walker) where() string {
+	if f := w.field(); f != "" {
+		return " in " + f
+	}
+	return ""
+}
+
+// badByte explains the byte at w.i, which the grammar does not allow there.
+func (w *walker) badByte() *Error {
+	if w.i >= len(w.data) {
+		return w.fail("malformed_json", "The body is not valid JSON: it ends early%s.", w.where())
+	}
+	if c := w.data[w.i]; c >= utf8.RuneSelf {
+		if r, size := utf8.DecodeRune(w.data[w.i:]); r == utf8.RuneError && size <= 1 {
+			return w.fail("invalid_utf8", "The body is not valid UTF-8 (at byte %d%s).", w.i, w.where())
+		}
+	}
+	return w.fail("malformed_json", "The body is not valid JSON (at byte %d%s).", w.i, w.where())
+}
+
+func (w *walker) ws() {
+	for w.i < len(w.data) {
+		switch w.data[w.i] {
+		case ' ', '\t', '\r', '\n':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+// value walks one value whose Go target is t (nil: anything, as for `any`).
+func (w *walker) value(t reflect.Type, depth int) *Error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == rawMessage {
+		t = nil // the handler decodes it later, with DecodeField
+	}
+	if w.i >= len(w.data) {
+		return w.badByte()
+	}
+	sh := shapeOf(t)
+	c := w.data[w.i]
+	if w.root {
+		w.root = false
+		if c != '{' {
+			if err := w.badByte(); err.Code == "invalid_utf8" {
+				return err
+			}
+			return w.fail("malformed_json", "The body must be a JSON object.")
+		}
+	}
+	start := w.i
+	var err *Error
+	var text string
+	switch {
+	case c == '{':
+		if !sh.accepts(kindObject) {
+			return sh.mismatch(w)
+		}
+		err = w.object(sh, depth)
+	case c == '[':
+		if !sh.accepts(kindArray) {
+			return sh.mismatch(w)
+		}
+		err = w.array(sh, depth)
+	case c == '"':
+		if !sh.accepts(kindString) {
+			return sh.mismatch(w)
+		}
+		text, err = w.str(sh.text)
+	case c == '-' || c >= '0' && c <= '9':
+		if !sh.accepts(kindNumber) {
+			return sh.mismatch(w)
+		}
+		err = w.number(sh)
+	case c == 't' || c == 'f':
+		if !sh.accepts(kindBool) {
+			return sh.mismatch(w)
+		}
+		if c == 't' {
+			err = w.literal("true")
+		} else {
+			err = w.literal("false")
+		}
+	case c == 'n':
+		return w.literal("null") // null fits every target: it leaves the value unset
+	default:
+		return w.badByte()
+	}
+	if err != nil {
+		return err
+	}
+	return sh.check(w, w.data[start:w.i], text)
+}
+
+func (w *walker) literal(lit string) *Error {
+	for j := 0; j < len(lit); j++ {
+		if w.i >= len(w.data) || w.data[w.i] != lit[j] {
+			return w.badByte()
+		}
+		w.i++
+	}
+	return nil
+}
+
+func (w *walker) object(sh shape, depth int) *Error {
+	if depth > maxDepth {
+		return w.fail("nesting_too_deep", "The body nests objects and arrays deeper than %d%s.", maxDepth, w.where())
+	}
+	w.i++ // {
+	w.ws()
+	if w.i < len(w.data) && w.data[w.i] == '}' {
+		w.i++
+		return nil
+	}
+	var seen map[string]bool
+	for {
+		w.ws()
+		if w.i >= len(w.data) || w.data[w.i] != '"' {
+			return w.badByte()
+		}
+		key, err := w.str(true)
+		if err != nil {
+			return err
+		}
+		w.path = append(w.path, pathElem{key: key, index: -1})
+		if seen[key] {
+			return w.fail("duplicate_field", "Field %s is given twice.", w.field())
+		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		seen[key] = true
+		child, err := sh.field(w, key)
+		if err != nil {
+			return err
+		}
+		w.ws()
+		if w.i >= len(w.data) || w.data[w.i] != ':' {
+			return w.badByte()
+		}
+		w.i++
+		w.ws()
+		if err := w.value(child, depth+1); err != nil {
+			return err
+		}
+		w.path = w.path[:len(w.path)-1]
+		w.ws()
+		if w.i >= len(w.data) {
+			return w.badByte()
+		}
+		switch w.data[w.i] {
+		case ',':
+			w.i++
+		case '}':
+			w.i++
+			return nil
+		default:
+			return w.badByte()
+		}
+	}
+}
+
+func (w *walker) array(sh shape, depth int) *Error {
+	if depth > maxDepth {
+		return w.fail("nesting_too_deep", "The body nests objects and arrays deeper than %d%s.", maxDepth, w.where())
+	}
+	w.i++ // [
+	w.ws()
+	if w.i < len(w.data) && w.data[w.i] == ']' {
+		w.i++
+		return nil
+	}
+	for n := 0; ; n++ {
+		w.ws()
+		w.path = append(w.path, pathElem{index: n})
+		if err := w.value(sh.elem, depth+1); err != nil {
+			return err
+		}
+		w.path = w.path[:len(w.path)-1]
+		w.ws()
+		if w.i >= len(w.data) {
+			return w.badByte()
+		}
+		switch w.data[w.i] {
+		case ',':
+			w.i++
+		case ']':
+			w.i++
+			return nil
+		default:
+			return w.badByte()
+		}
+	}
+}
+
+// str walks a string at w.i (its opening quote) and returns its unescaped value
+// when want. Every byte must be UTF-8 and every \u escape a whole code point: Go's
+// decoder would silently turn either into U+FFFD.
+func (w *walker) str(want bool) (string, *Error) {
+	w.i++ // "
+	var buf []byte
+	for {
+		if w.i >= len(w.data) {
+			return "", w.badByte()
+		}
+		c := w.data[w.i]
+		switch {
+		case c == '"':
+			w.i++
+			return string(buf), nil
+		case c == '\\':
+			r, err := w.escape()
+			if err != nil {
+				return "", err
+			}
+			if want {
+				buf = utf8.AppendRune(buf, r)
+			}
+		case c < 0x20:
+			return "", w.badByte()
+		case c < utf8.RuneSelf:
+			if want {
+				buf = append(buf, c)
+			}
+			w.i++
+		default:
+			r, size := utf8.DecodeRune(w.data[w.i:])
+			if r == utf8.RuneError && size <= 1 {
+				return "", w.badByte()
+			}
+			if want {
+				buf = append(buf, w.data[w.i:w.i+size]...)
+			}
+			w.i += size
+		}
+	}
+}
+
+// escape reads one escape sequence at w.i (its backslash).
+func (w *walker) escape() (rune, *Error) {
+	at := w.i
+	w.i++
+	if w.i >= len(w.data) {
+		return 0, w.badByte()
+	}
+	c := w.data[w.i]
+	w.i++
+	switch c {
+	case '"', '\\', '/':
+		return rune(c), nil
+	case 'b':
+		return '\b', nil
+	case 'f':
+		return '\f', nil
+	case 'n':
+		return '\n', nil
+	case 'r':
+		return '\r', nil
+	case 't':
+		return '\t', nil
+	case 'u':
+		r, ok := w.hex4()
+		if !ok {
+			return 0, w.badByte()
+		}
+		if utf16.IsSurrogate(r) {
+			lo, ok := rune(-1), false
+			if r < 0xdc00 && w.i+1 < len(w.data) && w.data[w.i] == '\\' && w.data[w.i+1] == 'u' {
+				w.i += 2
+				if lo, ok = w.hex4(); !ok {
+					return 0, w.badByte()
+				}
+			}
+			if r = utf16.DecodeRune(r, lo); r == utf8.RuneError {
+				w.i = at
+				return 0, w.fail("invalid_utf8", "The body has an escaped lone surrogate, which is not Unicode (at byte %d%s).", at, w.where())
+			}
+		}
+		return r, nil
+	}
+	w.i--
+	return 0, w.badByte()
+}
+
+func (w *walker) hex4() (rune, bool) {
+	if w.i+4 > len(w.data) {
+		w.i = len(w.data)
+		return 0, false
+	}
+	var r rune
+	for _, c := range w.data[w.i : w.i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+		w.i++
+	}
+	return r, true
+}
+
+// number walks a number literal (RFC 8259 §6) and checks it against its target:
+// an integer type's range, or else what DynamoDB can store.
+func (w *walker) number(sh shape) *Error {
+	start := w.i
+	digits := func() int {
+		n := 0
+		for w.i < len(w.data) && w.data[w.i] >= '0' && w.data[w.i] <= '9' {
+			w.i++
+			n++
+		}
+		return n
+	}
+	if w.data[w.i] == '-' {
+		w.i++
+	}
+	if w.i < len(w.data) && w.data[w.i] == '0' {
+		w.i++
+	} else if digits() == 0 {
+		return w.badByte()
+	}
+	integer := true
+	if w.i < len(w.data) && w.data[w.i] == '.' {
+		integer = false
+		w.i++
+		if digits() == 0 {
+			return w.badByte()
+		}
+	}
+	if w.i < len(w.data) && (w.data[w.i] == 'e' || w.data[w.i] == 'E') {
+		integer = false
+		w.i++
+		if w.i < len(w.data) && (w.data[w.i] == '+' || w.data[w.i] == '-') {
+			w.i++
+		}
+		if digits() == 0 {
+			return w.badByte()
+		}
+	}
+	lit := string(w.data[start:w.i])
+	switch sh.kind {
+	case kindInt, kindUint:
+		if !integer {
+			return w.fail("invalid_type", "Field %s must be an integer.", w.field())
+		}
+		var err error
+		if sh.kind == kindInt {
+			_, err = strconv.ParseInt(lit, 10, sh.bits)
+		} else {
+			_, err = strconv.ParseUint(lit, 10, sh.bits)
+		}
+		if err != nil {
+			lo, hi := sh.intRange()
+			return w.fail("number_out_of_range", "Field %s must be an integer from %s to %s.", w.field(), lo, hi)
+		}
+		return nil
+	}
+	if reason := dynamoNumber(lit); reason != "" {
+		return w.fail("number_out_of_range", "Field %s: %s.", w.field(), reason)
+	}
+	return nil
+}
+
+// DynamoDB's number limits (Amazon DynamoDB Developer Guide, "Data types").
+const (
+	dynamoDigits = 38
+	dynamoMaxExp = 125  // largest magnitude 9.99…(38 digits)E+125
+	dynamoMinExp = -130 // smallest non-zero magnitude 1E-130
+	// maxExpDigits: DynamoDB parses N as a Java BigDecimal, whose scale is an int32;
+	// an exponent of ten digits can overflow it, even for zero. Nine digits never
+	// does, whatever the fraction's length in a 64 KiB body.
+	maxExpDigits   = 9
+	reasonExponent = "its exponent is beyond what DynamoDB can parse"
+)
+
+// dynamoNumber says why DynamoDB cannot store the JSON number lit, or "" when it can.
+// lit is a well-formed JSON number.
+func dynamoNumber(lit string) string {
+	s := strings.TrimPrefix(lit, "-")
+	mant, exp := s, ""
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant, exp = s[:i], s[i+1:]
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	neg := strings.HasPrefix(exp, "-")
+	exp = strings.TrimLeft(strings.TrimLeft(exp, "+-"), "0")
+	if len(exp) > maxExpDigits {
+		return reasonExponent
+	}
+	e, _ := strconv.ParseInt("0"+exp, 10, 64)
+	if neg {
+		e = -e
+	}
+	all := intPart + frac
+	sig := strings.TrimLeft(all, "0")
+	if sig == "" {
+		return "" // zero, whatever its exponent within the bound
+	}
+	lead := len(all) - len(sig)
+	sig = strings.TrimRight(sig, "0")
+	if len(sig) > dynamoDigits {
+		return fmt.Sprintf("DynamoDB stores at most %d significant digits", dynamoDigits)
+	}
+	// The decimal exponent of the first significant digit: value = d.ddd × 10^sci.
+	sci := e + int64(len(intPart)) - int64(lead) - 1
+	if sci > dynamoMaxExp || sci < dynamoMinExp {
+		return "DynamoDB stores magnitudes from 1E-130 to 9.9999999999999999999999999999999999999E+125"
+	}
+	return ""
+}
+
+// JSON value kinds, as a target type accepts them.
+type jsonKind uint8
+
+const (
+	kindObject jsonKind = 1 << iota
+	kindArray
+	kindString
+	kindNumber
+	kindBool
+	kindAny = kindObject | kindArray | kindString | kindNumber | kindBool
+)
+
+// Go target kinds the walk knows.
+const (
+	kindFree    = iota // anything: interface, json.RawMessage, or a type the walk does not model
+	kindStruct         // a struct: its fields are known by their exact JSON names
+	kindMap            // map[string]T
+	kindList           // slice or array
+	kindStr            // string
+	kindInt            // signed integer
+	kindUint           // unsigned integer
+	kindFloat          // float32, float64
+	kindBoolean        // bool
+	kindCustom         // a json.Unmarshaler or encoding.TextUnmarshaler: it checks itself
+)
+
+// shape is what the walk knows of a target type.
+type shape struct {
+	t      reflect.Type
+	kind   int
+	accept jsonKind
+	elem   reflect.Type // map or list element
+	bits   int          // integer width
+	st     *structInfo
+	text   bool // a TextUnmarshaler: it takes a string, unescaped
+}
+
+func (sh shape) accepts(k jsonKind) bool { return sh.accept&k != 0 }
+
+var shapeCache sync.Map // reflect.Type → shape
+
+func shapeOf(t reflect.Type) shape {
+	if t == nil {
+		return shape{kind: kindFree, accept: kindAny}
+	}
+	if sh, ok := shapeCache.Load(t); ok {
+		return sh.(shape)
+	}
+	sh := newShape(t)
+	shapeCache.Store(t, sh)
+	return sh
+}
+
+func newShape(t reflect.Type) shape {
+	if t == numberType {
+		return shape{t: t, kind: kindFloat, accept: kindNumber} // the literal, DynamoDB-checked
+	}
+	pt := reflect.PointerTo(t)
+	switch {
+	case pt.Implements(jsonUnmarshaler) || t.Implements(jsonUnmarshaler):
+		return shape{t: t, kind: kindCustom, accept: kindAny}
+	case pt.Implements(textUnmarshaler) || t.Implements(textUnmarshaler):
+		return shape{t: t, kind: kindCustom, accept: kindString, text: true}
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		if t.NumMethod() == 0 {
+			return shape{kind: kindFree, accept: kindAny}
+		}
+	case reflect.Struct:
+		return shape{t: t, kind: kindStruct, accept: kindObject, st: structFields(t)}
+	case reflect.Map:
+		if t.Key().Kind() == reflect.String && !reflect.PointerTo(t.Key()).Implements(textUnmarshaler) {
+			return shape{t: t, kind: kindMap, accept: kindObject, elem: t.Elem()}
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			break // []byte is base64 text for encoding/json
+		}
+		return shape{t: t, kind: kindList, accept: kindArray, elem: t.Elem()}
+	case reflect.Array:
+		return shape{t: t, kind: kindList, accept: kindArray, elem: t.Elem()}
+	case reflect.String:
+		return shape{t: t, kind: kindStr, accept: kindString}
+	case reflect.Bool:
+		return shape{t: t, kind: kindBoolean, accept: kindBool}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return shape{t: t, kind: kindInt, accept: kindNumber, bits: t.Bits()}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return shape{t: t, kind: kindUint, accept: kindNumber, bits: t.Bits()}
+	case reflect.Float32, reflect.Float64:
+		return shape{t: t, kind: kindFloat, accept: kindNumber}
+	}
+	// Channels, functions, non-string map keys, []byte...: encoding/json decides.
+	return shape{kind: kindFree, accept: kindAny}
+}
+
+func (sh shape) intRange() (lo, hi string) {
+	if sh.kind == kindUint {
+		return "0", strconv.FormatUint(math.MaxUint64>>(64-sh.bits), 10)
+	}
+	return strconv.FormatInt(math.MinInt64>>(64-sh.bits), 10), strconv.FormatInt(math.MaxInt64>>(64-sh.bits), 10)
+}
+
+// mismatch is the error for a value of the wrong JSON type at the current field.
+func (sh shape) mismatch(w *walker) *Error {
+	var want string
+	switch {
+	case sh.t == timeType:
+		want = "an RFC 3339 date-time string"
+	case sh.kind == kindStruct || sh.kind == kindMap:
+		want = "an object"
+	case sh.kind == kindList:
+		want = "an array"
+	case sh.kind == kindStr || sh.text:
+		want = "a string"
+	case sh.kind == kindInt || sh.kind == kindUint:
+		want = "an integer"
+	case sh.kind == kindFloat:
+		want = "a number"
+	case sh.kind == kindBoolean:
+		want = "true or false"
+	}
+	switch {
+	case w.field() == "":
+		return w.fail("malformed_json", "The body is not a valid JSON object.")
+	case want == "":
+		return w.fail("invalid_type", "Field %s has an invalid value.", w.field())
+	}
+	return w.fail("invalid_type", "Field %s must be %s.", w.field(), want)
+}
+
+// field returns the target type of key inside an object of this shape, or the
+// unknown_field error.
+func (sh shape) field(w *walker, key string) (reflect.Type, *Error) {
+	switch sh.kind {
+	case kindMap:
+		return sh.elem, nil
+	case kindStruct:
+		if t, ok := sh.st.fields[key]; ok {
+			return t, nil
+		}
+		if sh.st.loose {
+			return nil, nil // encoding/json knows this struct's embedded fields
+		}
+		if name := sh.st.folded(key); name != "" {
+			return nil, w.fail("unknown_field", "Unknown field %s (names are case-sensitive: %s).", w.field(), name)
+		}
+		return nil, w.fail("unknown_field", "Unknown field %s.", w.field())
+	}
+	return nil, nil
+}
+
+// check runs a custom type's own decoding on the value just walked.
+func (sh shape) check(w *walker, raw []byte, text string) *Error {
+	if sh.kind != kindCustom {
+		return nil
+	}
+	v := reflect.New(sh.t).Interface()
+	var err error
+	if sh.text {
+		err = v.(encoding.TextUnmarshaler).UnmarshalText([]byte(text))
+	} else if u, ok := v.(json.Unmarshaler); ok {
+		err = u.UnmarshalJSON(raw)
+	}
+	if err != nil {
+		return sh.mismatch(w)
+	}
+	return nil
+}
+
+var (
+	timeType   = reflect.TypeFor[time.Time]()
+	numberType = reflect.TypeFor[json.Number]()
+)
+
+// structInfo is a struct's fields by exact JSON name.
+type structInfo struct {
+	fields map[string]reflect.Type // nil type: decoded by encoding/json alone (",string")
+	loose  bool                    // has embedded fields, whose promotion encoding/json resolves
+}
+
+// folded returns the first field name, in sorted order, that equals key but for case.
+func (si *structInfo) folded(key string) string {
+	var match []string
+	for name := range si.fields {
+		if strings.EqualFold(name, key) {
+			match = append(match, name)
+		}
+	}
+	if len(match) == 0 {
+		return ""
+	}
+	slices.Sort(match)
+	return match[0]
+}
+
+var structCache sync.Map // reflect.Type → *structInfo
+
+func structFields(t reflect.Type) *structInfo {
+	if si, ok := structCache.Load(t); ok {
+		return si.(*structInfo)
+	}
+	si := &structInfo{fields: map[string]reflect.Type{}}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous {
+			si.loose = true
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		ft := f.Type
+		for _, o := range strings.Split(opts, ",") {
+			if o == "string" {
+				ft = nil
+			}
+		}
+		si.fields[name] = ft
+	}
+	structCache.Store(t, si)
+	return si
+}
