@@ -57,7 +57,8 @@ type Principal struct {
 type Decision struct {
 	Principal Principal
 	Reason    Reason
-	// RetryAfter is how long a TooManyAttempts lock still lasts, when known.
+	// RetryAfter is, for TooManyAttempts, how long the lock has left (for a
+	// Retry-After header, rounded up to whole seconds); zero otherwise.
 	RetryAfter time.Duration
 }
 
@@ -100,6 +101,9 @@ type Token struct {
 	// SecretN is the key's secret version the token is bound to: it is refused once
 	// that version is no longer live on the key (store.Key.SecretLive).
 	SecretN int64
+	// IssuedAt is the token's iat (the zero time if it has none): a key's revocation
+	// watermark refuses its tokens issued at or before it.
+	IssuedAt time.Time
 }
 
 // TokenVerifier verifies access tokens. It is nil where token issuance is not wired in.
@@ -114,10 +118,12 @@ type TokenVerifier interface {
 // Guard counts failed attempts per key id and source IP (package lockout). Keyed by
 // the pair, an attacker who knows a key id only ever locks out their own address.
 type Guard interface {
-	// Locked reports, without I/O, whether the pair is known to be locked at now.
-	Locked(keyID, ip string, now time.Time) bool
-	// Fail records a failed attempt and reports whether the pair was already locked.
-	Fail(ctx context.Context, keyID, ip string, now time.Time) (bool, error)
+	// Locked reports, without I/O, whether the pair is known to be locked at now, and
+	// until when.
+	Locked(keyID, ip string, now time.Time) (time.Time, bool)
+	// Fail records a failed attempt and reports whether the pair was already locked,
+	// and until when. It may report a lock together with an error (a lost record).
+	Fail(ctx context.Context, keyID, ip string, now time.Time) (time.Time, bool, error)
 }
 
 // UsageRecorder records the last use of keys (package usage).
@@ -168,8 +174,10 @@ func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Dec
 	// A locked pair costs no read. A request without a source IP (REST TOKEN events)
 	// is never counted: all of them would share one pair.
 	guarded := v.Guard != nil && sourceIP != ""
-	if guarded && v.Guard.Locked(k.ID, sourceIP, now) {
-		return Decision{Reason: TooManyAttempts}, nil
+	if guarded {
+		if until, ok := v.Guard.Locked(k.ID, sourceIP, now); ok {
+			return tooMany(until, now), nil
+		}
 	}
 	stored, err := v.Keys.GetKey(ctx, k.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -180,6 +188,12 @@ func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Dec
 	}
 	if err != nil {
 		return Decision{}, err
+	}
+	// A lock set by any instance is on the item just read. The pair is refused before
+	// the secret is compared: a right and a wrong secret get the same answer, and
+	// neither counts, resets or records anything.
+	if until, ok := stored.LockedUntil(sourceIP, now); ok {
+		return tooMany(until, now), nil
 	}
 	n, err := v.matchKey(ctx, k.Secret, stored, now)
 	if err != nil {
@@ -201,11 +215,20 @@ func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Dec
 // the refusal stands and only that count is lost.
 func (v *Verifier) failed(ctx context.Context, guarded bool, keyID, sourceIP string, now time.Time) Decision {
 	if guarded {
-		if locked, err := v.Guard.Fail(ctx, keyID, sourceIP, now); err == nil && locked {
-			return Decision{Reason: TooManyAttempts}
+		until, locked, err := v.Guard.Fail(ctx, keyID, sourceIP, now)
+		if err != nil && v.Log != nil {
+			v.Log.WarnContext(ctx, "count failed attempt", "key_id", keyID, "err", err)
+		}
+		if locked {
+			return tooMany(until, now)
 		}
 	}
 	return Decision{Reason: Unknown}
+}
+
+// tooMany refuses a locked pair, saying how long its lock has left.
+func tooMany(until, now time.Time) Decision {
+	return Decision{Reason: TooManyAttempts, RetryAfter: max(until.Sub(now), 0)}
 }
 
 // RecordUse records that p's key was used from ip: callers call it once the request
@@ -332,7 +355,7 @@ func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time
 		return Decision{Reason: r}, nil
 	}
 	// The same read answers for the token itself: revoked by its client (RFC 7009).
-	if stored.TokenRevoked(tok.JTI) {
+	if stored.TokenRevoked(tok.JTI, tok.IssuedAt) {
 		return Decision{Reason: Revoked}, nil
 	}
 	// And for the secret version it was issued under: once rotation (grace 0), finish

@@ -88,7 +88,7 @@ func TestRealTokenRevocationBound(t *testing.T) {
 					t.Fatalf("parse own token: %v", err)
 				}
 				td := token.NewDynamo(h.deps.Store)
-				if err := td.RevokeAccess(ctx, k, claims.ID, claims.Expiry.Time(), h.clock.Now(),
+				if err := td.RevokeAccess(ctx, k, claims.ID, claims.IssuedAt.Time(), claims.Expiry.Time(), h.clock.Now(),
 					&store.Event{Time: h.clock.Now(), Type: store.EventTokenRevoked, KeyID: id, Actor: id}); err != nil {
 					t.Fatal(err)
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,8 +90,17 @@ func id(k string) opt {
 		r.RawPath = strings.ReplaceAll(r.RawPath, "abcdefghijklmnop", k)
 	}
 }
+
+// query sets the query string both ways API Gateway gives it: parsed and raw.
 func query(q map[string]string) opt {
-	return func(r *events.APIGatewayV2HTTPRequest) { r.QueryStringParameters = q }
+	return func(r *events.APIGatewayV2HTTPRequest) {
+		r.QueryStringParameters = q
+		v := url.Values{}
+		for k, s := range q {
+			v.Set(k, s)
+		}
+		r.RawQueryString = v.Encode()
+	}
 }
 func sourceIP(ip string) opt {
 	return func(r *events.APIGatewayV2HTTPRequest) { r.RequestContext.HTTP.SourceIP = ip }

@@ -105,7 +105,7 @@ func (a *API) with(action authz.Action, h handler) httpapi.Handler {
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
 		}
-		c := &call{req: req, caller: p, who: callerOf(p), now: a.now().UTC().Truncate(time.Second)}
+		c := &call{req: req, caller: p, who: authz.CallerOf(p), now: a.now().UTC().Truncate(time.Second)}
 		if !authz.Holds(c.who, action) {
 			return events.APIGatewayV2HTTPResponse{}, deny(authz.InsufficientScope, "", action)
 		}

@@ -41,11 +41,16 @@ type API interface {
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
-// EventWriter records the auth.failed event.
-type EventWriter interface {
-	// PutEvent records an event that goes with no key change.
+// Store is what the guard writes besides its counters; *store.Dynamo implements it.
+type Store interface {
+	// PutEvent records an event that goes with no key change (auth.failed).
 	PutEvent(ctx context.Context, e *store.Event) error
+	// RecordLock records on key id's item that ip is locked out until until, without
+	// bumping its version; store.ErrNotFound if there is no such key.
+	RecordLock(ctx context.Context, id, ip string, until, now time.Time) error
 }
+
+var _ Store = (*store.Dynamo)(nil)
 
 // maxMarks bounds the in-memory lock marks; expired ones are dropped past it.
 const maxMarks = 10000
@@ -54,29 +59,34 @@ type pair struct{ keyID, ip string }
 
 // Guard counts failures and remembers locks.
 type Guard struct {
-	db     API
-	table  string
-	events EventWriter
-	cfg    Config
+	db    API
+	table string
+	store Store
+	cfg   Config
 
 	mu     sync.Mutex
 	locked map[pair]time.Time // pair → locked until
 }
 
-// New returns a guard keeping its counters in table.
-func New(db API, table string, events EventWriter, cfg Config) *Guard {
-	return &Guard{db: db, table: table, events: events, cfg: cfg.Defaults(), locked: map[pair]time.Time{}}
+// New returns a guard keeping its counters in table, and its locks also on key items
+// through st.
+func New(db API, table string, st Store, cfg Config) *Guard {
+	return &Guard{db: db, table: table, store: st, cfg: cfg.Defaults(), locked: map[pair]time.Time{}}
 }
 
 // Config returns the rule in force.
 func (g *Guard) Config() Config { return g.cfg }
 
-// Locked reports, without I/O, whether this instance knows the pair to be locked at now.
-func (g *Guard) Locked(keyID, ip string, now time.Time) bool {
+// Locked reports, without I/O, whether this instance knows the pair to be locked at
+// now, and until when.
+func (g *Guard) Locked(keyID, ip string, now time.Time) (time.Time, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	until, ok := g.locked[pair{keyID, ip}]
-	return ok && now.Before(until)
+	if !ok || !now.Before(until) {
+		return time.Time{}, false
+	}
+	return until, true
 }
 
 func (g *Guard) mark(keyID, ip string, until, now time.Time) {
@@ -93,28 +103,36 @@ func (g *Guard) mark(keyID, ip string, until, now time.Time) {
 }
 
 // Fail records one failed attempt of keyID from ip at now. It reports whether the pair
-// was already locked before this attempt (the caller answers 429 then); the attempt
-// that reaches the limit locks the pair for the next ones.
-func (g *Guard) Fail(ctx context.Context, keyID, ip string, now time.Time) (bool, error) {
+// was already locked before this attempt, and until when (the caller answers 429
+// then); the attempt that reaches the limit locks the pair for the next ones. A lock
+// is also recorded on the key's item (if the key exists), where every instance's
+// verification read sees it; failing to record it is an error, but the lock stands.
+func (g *Guard) Fail(ctx context.Context, keyID, ip string, now time.Time) (time.Time, bool, error) {
 	n, lockedUntil, err := g.count(ctx, keyID, ip, now)
 	if err != nil {
-		return false, err
+		return time.Time{}, false, err
 	}
 	if now.Before(lockedUntil) {
 		g.mark(keyID, ip, lockedUntil, now)
-		return true, nil
+		// This instance had not seen the lock, and the caller's read of the key (if
+		// there is one) did not show it: its record was lost or pushed out. Record it
+		// again: once per pair and instance, since the mark now answers without I/O.
+		return lockedUntil, true, g.record(ctx, keyID, ip, lockedUntil, now)
 	}
 	if n < int64(g.cfg.MaxFailures) {
-		return false, nil
+		return time.Time{}, false, nil
 	}
 	until := now.Add(g.cfg.Cooldown)
 	won, err := g.lock(ctx, keyID, ip, now, until)
 	if err != nil {
-		return false, err
+		return time.Time{}, false, err
 	}
 	g.mark(keyID, ip, until, now)
 	if won {
-		err := g.events.PutEvent(ctx, &store.Event{
+		// The winner of the lock tells every instance, through the key item, first:
+		// until then only the counter and this instance know.
+		recErr := g.record(ctx, keyID, ip, until, now)
+		err := g.store.PutEvent(ctx, &store.Event{
 			Time: now, Type: store.EventAuthFailed, KeyID: keyID, Actor: "anonymous", IP: ip,
 			Detail: map[string]any{
 				"reason": "too_many_attempts", "failures": n,
@@ -122,10 +140,21 @@ func (g *Guard) Fail(ctx context.Context, keyID, ip string, now time.Time) (bool
 			},
 		})
 		if err != nil {
-			return false, fmt.Errorf("lockout event: %w", err)
+			err = fmt.Errorf("lockout event: %w", err)
 		}
+		return time.Time{}, false, errors.Join(recErr, err)
 	}
-	return false, nil
+	return time.Time{}, false, nil
+}
+
+// record puts the pair's lock on the key item. An unknown key id has no item: its
+// lock lives in the counter only, which every failed attempt reads anyway.
+func (g *Guard) record(ctx context.Context, keyID, ip string, until, now time.Time) error {
+	err := g.store.RecordLock(ctx, keyID, ip, until, now)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("lockout: %w", err)
+	}
+	return nil
 }
 
 func (g *Guard) key(keyID, ip string) map[string]types.AttributeValue {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/authz"
 	"github.com/keyward/keyward/pkg/jwks"
 	"github.com/keyward/keyward/pkg/scope"
 	"github.com/keyward/keyward/pkg/store"
@@ -47,7 +48,7 @@ func (a *API) revoke(ctx context.Context, r *request) (events.APIGatewayV2HTTPRe
 			return events.APIGatewayV2HTTPResponse{}, err
 		}
 		if ok && c.Subject == p.KeyID && c.Expiry != nil && r.now.Before(c.Expiry.Time()) {
-			if err := a.Families.RevokeAccess(ctx, p.Key, c.ID, c.Expiry.Time(), r.now, ev(map[string]any{"jti": c.ID, "reason": "revoked_by_client"})); err != nil {
+			if err := a.Families.RevokeAccess(ctx, p.Key, c.ID, c.IssuedAt.Time(), c.Expiry.Time(), r.now, ev(map[string]any{"jti": c.ID, "reason": "revoked_by_client"})); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 		}
@@ -80,7 +81,8 @@ func (a *API) introspect(ctx context.Context, r *request) (events.APIGatewayV2HT
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	if !caller.Scopes.AllowsString(IntrospectScope) {
+	who := authz.CallerOf(caller)
+	if !authz.Holds(who, authz.Introspect) {
 		return events.APIGatewayV2HTTPResponse{}, errInsufficientScope.with("This credential lacks the " + IntrospectScope + " permission.")
 	}
 	tok, ok := r.form["token"]
@@ -89,9 +91,9 @@ func (a *API) introspect(ctx context.Context, r *request) (events.APIGatewayV2HT
 	}
 	var out introspection
 	if rt, ok := token.ParseRefresh(tok); ok {
-		out, err = a.introspectRefresh(ctx, r, rt)
+		out, err = a.introspectRefresh(ctx, r, rt, who)
 	} else if a.Tokens.LooksLikeToken(tok) {
-		out, err = a.introspectAccess(ctx, r, tok)
+		out, err = a.introspectAccess(ctx, r, tok, who)
 	}
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
@@ -102,8 +104,8 @@ func (a *API) introspect(ctx context.Context, r *request) (events.APIGatewayV2HT
 // introspector authenticates the introspecting caller: HTTP Basic as a client, or
 // a bearer credential as on the management routes.
 func (a *API) introspector(ctx context.Context, r *request) (auth.Principal, error) {
-	authz := strings.TrimSpace(header(r.req.Headers, "authorization"))
-	if scheme, _, _ := strings.Cut(authz, " "); strings.EqualFold(scheme, "basic") || r.form["client_secret"] != "" {
+	authorization := strings.TrimSpace(header(r.req.Headers, "authorization"))
+	if scheme, _, _ := strings.Cut(authorization, " "); strings.EqualFold(scheme, "basic") || r.form["client_secret"] != "" {
 		return a.authenticateClient(ctx, r)
 	}
 	d, err := a.Verifier.Verify(ctx, auth.Credential(r.req.Headers), r.ip())
@@ -118,14 +120,19 @@ func (a *API) introspector(ctx context.Context, r *request) (auth.Principal, err
 	return d.Principal, nil
 }
 
-// usableKey reads the key behind a token and reports whether its tokens still count.
-func (a *API) usableKey(ctx context.Context, id string, r *request) (*store.Key, bool, error) {
+// usableKey reads the key behind a token and reports whether its tokens still count,
+// and may be introspected by who: a token of a key outside who's tokens:introspect
+// owners is inactive to it, as an unknown one is.
+func (a *API) usableKey(ctx context.Context, id string, r *request, who authz.Caller) (*store.Key, bool, error) {
 	k, err := a.Keys.GetKey(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
+	}
+	if authz.Decide(who, authz.Introspect, authz.TargetOf(k), nil) != authz.Allowed {
+		return nil, false, nil
 	}
 	switch k.EffectiveStatus(r.now) {
 	case store.StatusActive, store.StatusRotating:
@@ -134,13 +141,13 @@ func (a *API) usableKey(ctx context.Context, id string, r *request) (*store.Key,
 	return nil, false, nil
 }
 
-func (a *API) introspectAccess(ctx context.Context, r *request, tok string) (introspection, error) {
+func (a *API) introspectAccess(ctx context.Context, r *request, tok string, who authz.Caller) (introspection, error) {
 	c, reason, err := a.Tokens.Parse(ctx, tok, r.now)
 	if err != nil || reason != auth.Accepted {
 		return introspection{}, err
 	}
-	k, ok, err := a.usableKey(ctx, c.Subject, r)
-	if err != nil || !ok || k.TokenRevoked(c.ID) || !k.SecretLive(c.SecretN, r.now) {
+	k, ok, err := a.usableKey(ctx, c.Subject, r, who)
+	if err != nil || !ok || k.TokenRevoked(c.ID, c.IssuedAt.Time()) || !k.SecretLive(c.SecretN, r.now) {
 		return introspection{}, err
 	}
 	scopes, err := scope.ParseList(strings.Fields(c.Scope))
@@ -154,7 +161,7 @@ func (a *API) introspectAccess(ctx context.Context, r *request, tok string) (int
 	}, nil
 }
 
-func (a *API) introspectRefresh(ctx context.Context, r *request, rt token.Refresh) (introspection, error) {
+func (a *API) introspectRefresh(ctx context.Context, r *request, rt token.Refresh, who authz.Caller) (introspection, error) {
 	f, err := a.Families.Get(ctx, rt.Family)
 	if errors.Is(err, store.ErrNotFound) {
 		return introspection{}, nil
@@ -162,7 +169,7 @@ func (a *API) introspectRefresh(ctx context.Context, r *request, rt token.Refres
 	if err != nil || subtle.ConstantTimeCompare([]byte(f.Hash), []byte(rt.Hash())) != 1 {
 		return introspection{}, err
 	}
-	k, ok, err := a.usableKey(ctx, f.KeyID, r)
+	k, ok, err := a.usableKey(ctx, f.KeyID, r, who)
 	if err != nil || !ok || !f.Valid(r.now, secretVersions(k, r.now)) {
 		return introspection{}, err
 	}

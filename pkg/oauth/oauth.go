@@ -42,9 +42,9 @@ type Families interface {
 	Get(ctx context.Context, id string) (*token.Family, error)
 	// RevokeFamily revokes the family of presented if it is keyID's; reports whether it did.
 	RevokeFamily(ctx context.Context, keyID string, presented token.Refresh, e *store.Event) (bool, error)
-	// RevokeAccess records key k's access token jti (expiring at exp) as revoked on
-	// the key, pruning entries expired at now.
-	RevokeAccess(ctx context.Context, k *store.Key, jti string, exp, now time.Time, e *store.Event) error
+	// RevokeAccess records key k's access token jti (issued at iat, expiring at exp)
+	// as revoked on the key, in bounded memory (token.Dynamo.RevokeAccess).
+	RevokeAccess(ctx context.Context, k *store.Key, jti string, iat, exp, now time.Time, e *store.Event) error
 }
 
 var _ Families = (*token.Dynamo)(nil)

@@ -166,6 +166,10 @@ func (d *Dynamo) CreateKey(ctx context.Context, k *Key, e *Event) error {
 		// Present from the start, so a revocation can set one entry of it.
 		k.RevokedJTIs = map[string]int64{}
 	}
+	if k.Locks == nil {
+		// Likewise for a lock (RecordLock).
+		k.Locks = map[string]int64{}
+	}
 	item, err := keyItem(k)
 	if err != nil {
 		return err

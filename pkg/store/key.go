@@ -42,16 +42,57 @@ type Key struct {
 	Version      int64          `dynamodbav:"version"`
 	Secret       Secret         `dynamodbav:"secret"`
 	Previous     *Secret        `dynamodbav:"previous,omitempty"`
-	// RevokedJTIs are the key's access tokens revoked before they expire (jti → exp,
-	// epoch seconds). They live on the key so that the one read which checks the key
-	// behind a token checks the token too; expired entries are pruned as it is written.
+	// RevokedJTIs are the key's access tokens revoked before they expire (jti → the
+	// last second the token is accepted, epoch seconds). They live on the key so that
+	// the one read which checks the key behind a token checks the token too. At most
+	// MaxRevokedJTIs: past that, TokensNotBefore takes over (see TokenRevoked).
 	RevokedJTIs map[string]int64 `dynamodbav:"revoked_jti"`
+	// RevokedIAT is the latest iat (epoch seconds) of any token ever put in RevokedJTIs:
+	// the watermark that replaces the map when it is full covers every token it held.
+	RevokedIAT int64 `dynamodbav:"revoked_iat,omitempty"`
+	// TokensNotBefore, when set, refuses every access token of the key issued at or
+	// before it (iat ≤ TokensNotBefore, epoch seconds): the bounded form of "revoked".
+	TokensNotBefore int64 `dynamodbav:"tokens_not_before,omitempty"`
+	// Locks are the recent lockouts of source IPs from this key (ip → locked until,
+	// epoch seconds), at most MaxLocks, set by package lockout so that the one read
+	// which verifies the key refuses a locked pair on every instance.
+	Locks map[string]int64 `dynamodbav:"locks"`
 }
 
-// TokenRevoked reports whether the key's access token jti was revoked.
-func (k *Key) TokenRevoked(jti string) bool {
-	_, ok := k.RevokedJTIs[jti]
-	return ok
+// Bounds of the key item's per-token and per-IP memory, so that the item stays a few
+// KB whatever a client does (DynamoDB's limit is 400 KB; a consistent read costs one
+// unit per 4 KB). An entry of RevokedJTIs is at most 29 bytes (a 22-character jti and
+// a number), one of Locks at most 52 (a 45-character IPv6 address and a number):
+// 1.9 KB and 1.7 KB when full.
+const (
+	// MaxRevokedJTIs: a client revokes its tokens one at a time at logout or shutdown,
+	// a handful per token lifetime; more than 64 live revocations is a bulk revocation,
+	// for which "every token issued up to the newest revoked one" is the right answer.
+	MaxRevokedJTIs = 64
+	// MaxLocks: the locks map is a broadcast of the LOCKOUT counters, which stay the
+	// record. 32 covers every address a real client runs from; past it, further locks
+	// are not broadcast until the kept ones expire (see NextLocks).
+	MaxLocks = 32
+)
+
+// TokenRevoked reports whether the key's access token jti, issued at iat, was
+// revoked: listed in RevokedJTIs, or issued at or before TokensNotBefore. A token
+// without an iat (the zero time) is refused once a watermark is set.
+func (k *Key) TokenRevoked(jti string, iat time.Time) bool {
+	if _, ok := k.RevokedJTIs[jti]; ok {
+		return true
+	}
+	return k.TokensNotBefore > 0 && iat.Unix() <= k.TokensNotBefore
+}
+
+// LockedUntil reports whether the key's item holds a lock of ip that is still
+// running at now, and when it ends.
+func (k *Key) LockedUntil(ip string, now time.Time) (time.Time, bool) {
+	until, ok := k.Locks[ip]
+	if !ok || now.Unix() >= until {
+		return time.Time{}, false
+	}
+	return time.Unix(until, 0), true
 }
 
 // EffectiveStatus is the status at now: expiry and the end of a grace period take

@@ -162,8 +162,9 @@ func (v *Verifier) LooksLikeToken(s string) bool {
 	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2
 }
 
-// VerifyToken checks the signature, audience, issuer and times of s. Whether its jti
-// was revoked is on its key (store.Key.TokenRevoked), which the caller reads anyway.
+// VerifyToken checks the signature, audience, issuer and times of s. Whether it was
+// revoked (its jti, or its iat under the key's watermark) is on its key
+// (store.Key.TokenRevoked), which the caller reads anyway.
 func (v *Verifier) VerifyToken(ctx context.Context, s string, now time.Time) (auth.Token, auth.Reason, error) {
 	c, reason, err := v.Parse(ctx, s, now)
 	if err != nil || reason != auth.Accepted {
@@ -173,7 +174,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, s string, now time.Time) (au
 	if perr != nil {
 		return auth.Token{}, auth.Malformed, nil
 	}
-	return auth.Token{KeyID: c.Subject, JTI: c.ID, Scopes: scopes, SecretN: c.SecretN}, auth.Accepted, nil
+	return auth.Token{KeyID: c.Subject, JTI: c.ID, Scopes: scopes, SecretN: c.SecretN, IssuedAt: c.IssuedAt.Time()}, auth.Accepted, nil
 }
 
 // Parse verifies s and returns its claims; Expired for a token past exp, Unknown for

@@ -14,7 +14,16 @@
 //     (store.Key.SecretLive): decided on the key read that checks revocation, with no
 //     I/O of its own. A token without sv (issued before the claim) is Malformed.
 //   - A verified access token is a result, an unverifiable one is a Reason: only
-//     infrastructure failures are errors. A token whose jti was revoked is refused.
+//     infrastructure failures are errors. A token whose jti was revoked, or whose iat
+//     is at or before its key's tokens_not_before, is refused
+//     (store.Key.TokenRevoked, on the key read that checks the key anyway).
+//   - Revoked-token memory is bounded (RevokeAccess): the key item lists at most
+//     store.MaxRevokedJTIs revoked jtis, pruned of expired ones on every write; a
+//     revocation that would list more sets tokens_not_before to the newest iat ever
+//     listed and empties the list, so no revoked token is forgotten before it expires
+//     (the key's other tokens issued by then are refused too). Every such write is
+//     conditional and re-planned on the item as it is when it loses a race: a
+//     revocation is reported done only once written, never lost.
 //   - Refresh tokens are stored only as a SHA-256 hash (they carry 256 random bits).
 //     A family (one grant's chain of refresh tokens) is one item: rotating it is one
 //     conditional write on the current hash, so two uses of one token cannot both
