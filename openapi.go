@@ -1,6 +1,12 @@
 // Package keyward holds what belongs to the repository as a whole: the OpenAPI 3.1
 // description of the HTTP API (openapi.yaml), embedded so that the binaries serve the
 // very document that is reviewed and tested against template.yaml.
+//
+// Its tests hold the repository together: openapi.yaml routes exactly what
+// template.yaml deploys; docs/ (the API reference in prose) has a section for exactly
+// the routes of openapi.yaml; every relative link of docs/ and README.md names a file
+// inside the repository; plain `make` prints the help, which lists every target; and
+// the prerequisite check names every missing tool at once.
 package keyward
 
 import (
