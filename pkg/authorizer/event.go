@@ -1,6 +1,7 @@
 package authorizer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -72,11 +73,23 @@ type request struct {
 
 var errUnknownEvent = errors.New("authorizer: not an API Gateway authorizer event")
 
+var errMalformedEvent = errors.New("authorizer: decode event: not one JSON object")
+
 // parseEvent decodes raw and tells which kind of event it is.
+//
+// go-json trusts its input more than encoding/json: on a document that ends inside
+// a key's escape (`{"\`) it reads past the buffer and panics (go-json issue 604,
+// found by FuzzParseEvent). API Gateway only sends whole JSON objects, so anything
+// that does not end with '}' is refused before go-json sees it, which rules that
+// case out at O(1) cost; and a panic inside the decoder is an error, so the
+// authorizer fails closed instead of crashing.
 func parseEvent(raw []byte) (request, error) {
+	if t := bytes.TrimRight(raw, " \t\r\n"); len(t) == 0 || t[len(t)-1] != '}' {
+		return request{}, errMalformedEvent
+	}
 	var ev rawEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return request{}, fmt.Errorf("authorizer: decode event: %w", err)
+	if err := decodeEvent(raw, &ev); err != nil {
+		return request{}, err
 	}
 	switch {
 	case ev.Version == "2.0" && ev.RouteArn != "":
@@ -105,6 +118,19 @@ func parseEvent(raw []byte) (request, error) {
 		return r, nil
 	}
 	return request{}, errUnknownEvent
+}
+
+// decodeEvent is go-json's Unmarshal, with its panics turned into errors.
+func decodeEvent(raw []byte, ev *rawEvent) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("authorizer: decode event: decoder panic: %v", p)
+		}
+	}()
+	if err := json.Unmarshal(raw, ev); err != nil {
+		return fmt.Errorf("authorizer: decode event: %w", err)
+	}
+	return nil
 }
 
 // tokenCredential reads a TOKEN event's token: the Authorization header's value

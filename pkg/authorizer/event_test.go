@@ -1,6 +1,10 @@
 package authorizer
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 func TestParseHTTPEventMethodAndPath(t *testing.T) {
 	cases := []struct {
@@ -25,5 +29,32 @@ func TestParseHTTPEventMethodAndPath(t *testing.T) {
 				t.Fatalf("parsed %+v, want %s %s", r, c.wantMethod, c.wantPath)
 			}
 		})
+	}
+}
+
+// TestParseEventTruncated: go-json reads past the end of a document that stops in a
+// key's escape once an earlier, larger event has been decoded (found by
+// FuzzParseEvent). Such events are errors, never a panic or a read of another
+// request's bytes.
+func TestParseEventTruncated(t *testing.T) {
+	sample, err := os.ReadFile(filepath.Join("..", "..", "events", "authorizer-http.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The crash needs a sequence: a whole event, then several truncated shapes.
+	for range 3 {
+		if _, err := parseEvent(sample); err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{`{"\`, `{"a\`, `{"\u`, `{"headers":{"\`, `{"version":"2.0","\`} {
+			if r, err := parseEvent([]byte(bad)); err == nil {
+				t.Fatalf("parseEvent(%q) = %+v, want an error", bad, r)
+			}
+		}
+	}
+	for _, bad := range []string{`{"\}`, ``, ` `, `[]`, `{"version":"2.0"} x`} {
+		if r, err := parseEvent([]byte(bad)); err == nil {
+			t.Fatalf("parseEvent(%q) = %+v, want an error", bad, r)
+		}
 	}
 }

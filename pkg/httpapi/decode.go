@@ -19,10 +19,11 @@ const maxDepth = 64
 
 // DecodeJSON decodes the request body into v, strictly (see Decode). The request's
 // Content-Type must be application/json or application/*+json (parameters allowed;
-// a charset, if given, must be utf-8), else 415 unsupported_media_type. A request
-// without Content-Type (or with an empty one) is accepted only with an empty body, which decodes as
-// nothing when allowEmpty (routes whose body is optional, such as revoke) and is a
-// 400 malformed_json otherwise. A body over MaxBody is a 413.
+// a charset, if given, must be utf-8), else 415 unsupported_media_type, whatever the
+// body. A request without Content-Type (or with an empty one) is accepted only with
+// an empty body, which decodes as nothing when allowEmpty (routes whose body is
+// optional, such as revoke) and is a 400 malformed_json otherwise; with a body it
+// is a 415. A body over MaxBody is a 413.
 func DecodeJSON(req *events.APIGatewayV2HTTPRequest, v any, allowEmpty bool) error {
 	ct, _ := header(req.Headers, "content-type")
 	hasCT := strings.TrimSpace(ct) != "" // an empty header says no more than none
