@@ -288,7 +288,7 @@ func call(t *testing.T, method, u, credential, contentType, body string, out any
 
 // TestLocalStack starts `make local`'s program with its own services, drives it over
 // HTTP (create, token, whoami, rotate, revoke), runs the README walkthrough against
-// it, runs `make sweep NOW=…` against it (issue 5), stops it with SIGINT, and checks
+// it, runs `make sweep NOW=…` against it, stops it with SIGINT, and checks
 // that no process is left behind.
 func TestLocalStack(t *testing.T) {
 	if testing.Short() {
@@ -309,7 +309,7 @@ func TestLocalStack(t *testing.T) {
 	t.Run("flow", func(t *testing.T) { testFlow(t, s) })
 	t.Run("issuer-and-root", func(t *testing.T) { testIssuerAndRoot(t, s) })
 	t.Run("readme", func(t *testing.T) { testWalkthrough(t, s) })
-	t.Run("issue4-script", func(t *testing.T) { testIssue4Script(t, s) })
+	t.Run("curl-token-script", func(t *testing.T) { testTokenScript(t, s) })
 	t.Run("sweep", func(t *testing.T) { testSweep(t, s) })
 
 	s.stop(t)
@@ -530,26 +530,26 @@ func walkthrough(t *testing.T, readme string) string {
 	return ""
 }
 
-// issue4Script is the script of issue 4, verbatim: it must work against `make local`
+// tokenScript is the curl | jq script a user wrote against the token endpoint, verbatim: it must work against `make local`
 // once `https://$DOMAIN` is replaced by `http://$DOMAIN`, DOMAIN being 127.0.0.1:<port>.
-const issue4Script = `TOKEN=$(curl --request POST "https://$DOMAIN/v1/users/oidc/token" \
+const tokenScript = `TOKEN=$(curl --request POST "https://$DOMAIN/v1/users/oidc/token" \
   -d grant_type=client_credentials -d client_id="$CLIENT_ID" -d client_secret="$CLIENT_SECRET" | jq -r .access_token)
 curl "https://$DOMAIN/v1/whoami" -H "authorization: Bearer $TOKEN"
 `
 
-// issue4RefreshScript is its refresh variant, in the same style: the grant is
+// tokenRefreshScript is its refresh variant, in the same style: the grant is
 // refresh_token, with the client authenticated by body parameters as before.
-const issue4RefreshScript = `TOKEN=$(curl --request POST "https://$DOMAIN/v1/users/oidc/token" \
+const tokenRefreshScript = `TOKEN=$(curl --request POST "https://$DOMAIN/v1/users/oidc/token" \
   -d grant_type=refresh_token -d refresh_token="$REFRESH_TOKEN" -d client_id="$CLIENT_ID" -d client_secret="$CLIENT_SECRET" | jq -r .access_token)
 curl "https://$DOMAIN/v1/whoami" -H "authorization: Bearer $TOKEN"
 `
 
-// testIssue4Script runs issue 4's script, as written and in its refresh variant, with
+// testTokenScript runs that script, as written and in its refresh variant, with
 // bash against the running stack, and checks the whoami answer it prints.
-func testIssue4Script(t *testing.T, s *localStack) {
+func testTokenScript(t *testing.T, s *localStack) {
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is required to run issue 4's script (curl | jq) and is not on PATH: %v", tool, err)
+			t.Fatalf("%s is required to run the token script (curl | jq) and is not on PATH: %v", tool, err)
 		}
 	}
 	var key struct {
@@ -557,7 +557,7 @@ func testIssue4Script(t *testing.T, s *localStack) {
 		Secret string `json:"secret"`
 	}
 	if code := call(t, "POST", s.base+"/v1/keys", s.root, "application/json",
-		`{"name":"issue4-script","owner":"script@example.com","scopes":["orders:read"]}`, &key); code != 201 || key.ID == "" || key.Secret == "" {
+		`{"name":"token-script","owner":"script@example.com","scopes":["orders:read"]}`, &key); code != 201 || key.ID == "" || key.Secret == "" {
 		t.Fatalf("create: %d %+v", code, key)
 	}
 	domain := strings.TrimPrefix(s.base, "http://")
@@ -605,7 +605,7 @@ func testIssue4Script(t *testing.T, s *localStack) {
 	}
 
 	t.Run("client-credentials", func(t *testing.T) {
-		checkWhoami(t, run(t, "client-credentials", issue4Script))
+		checkWhoami(t, run(t, "client-credentials", tokenScript))
 	})
 	t.Run("refresh", func(t *testing.T) {
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {key.ID}, "client_secret": {key.Secret}}
@@ -615,6 +615,6 @@ func testIssue4Script(t *testing.T, s *localStack) {
 		if code := call(t, "POST", s.base+"/v1/users/oidc/token", "", "application/x-www-form-urlencoded", form.Encode(), &tok); code != 200 || tok.RefreshToken == "" {
 			t.Fatalf("client_credentials for a refresh token: %d, refresh_token %q", code, tok.RefreshToken)
 		}
-		checkWhoami(t, run(t, "refresh", issue4RefreshScript, "REFRESH_TOKEN="+tok.RefreshToken))
+		checkWhoami(t, run(t, "refresh", tokenRefreshScript, "REFRESH_TOKEN="+tok.RefreshToken))
 	})
 }

@@ -178,7 +178,7 @@ func storedKey(t *testing.T, s *localStack, id string) *store.Key {
 
 func offsetDays(e keyEvent) string { return fmt.Sprint(e.Detail["offset_days"]) }
 
-// testSweep is issue 5's acceptance against the running stack: `make sweep NOW=…`
+// testSweep is the sweeper's acceptance against the running stack: `make sweep NOW=…`
 // expires a key and sends each due reminder once, and a second run sends nothing new.
 //
 // What is due follows pkg/sweeper (doc.go, and visit in sweeper.go): a key past

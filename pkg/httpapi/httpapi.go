@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-// MaxBody is the largest request body accepted (API.md: 413 over 64 KiB).
+// MaxBody is the largest request body accepted (the contract: 413 over 64 KiB).
 const MaxBody = 64 << 10
 
 // Error is an error the caller can act on: it carries the HTTP status, a stable

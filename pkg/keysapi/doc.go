@@ -1,4 +1,4 @@
-// Package keysapi serves the key-management routes of API.md: create, list, get,
+// Package keysapi serves the key-management routes of the contract (docs/api.md): create, list, get,
 // patch, rotate, finish rotation, revoke, delete, batch delete, and the event logs.
 //
 // Every route authenticates the caller with auth.Verifier (the same code as the

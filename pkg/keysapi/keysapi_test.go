@@ -45,7 +45,7 @@ func TestCreateGetListLifecycle(t *testing.T) {
 	h.call("keys-get", id(kid), cred(secret)).must(t, 403)
 	admin, adminSecret := h.createKey(map[string]any{"scopes": []string{"keys:read", "keys:write", "orders:read"}, "owner": "ops"})
 	h.call("keys-get", id(kid), cred(adminSecret)).must(t, 200)
-	// ...through each presentation of API.md.
+	// ...through each way the contract allows to present it.
 	h.call("keys-get", id(kid), header("x-api-key", adminSecret)).must(t, 200)
 	h.call("keys-get", id(kid), header("Authorization", "ApiKey "+adminSecret)).must(t, 200)
 	// No escalation: admin cannot grant audit:read, which it does not hold.
@@ -158,7 +158,7 @@ func TestPatchMergeSemantics(t *testing.T) {
 	}
 }
 
-// TestBadInput covers every error status of API.md; none of the bad requests changes anything.
+// TestBadInput covers every error status of the contract; none of the bad requests changes anything.
 func TestBadInput(t *testing.T) {
 	h := newHarness(t)
 	kid, secret := h.createKey(nil)

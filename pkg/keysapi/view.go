@@ -6,7 +6,7 @@ import (
 	"github.com/keyward/keyward/pkg/store"
 )
 
-// keyView is the key object of API.md.
+// keyView is the key object of the contract (docs/api.md).
 type keyView struct {
 	ID           string         `json:"id"`
 	Name         string         `json:"name"`
@@ -61,7 +61,7 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// eventView is the event object of API.md.
+// eventView is the event object of the contract.
 type eventView struct {
 	ID     string         `json:"id"`
 	Time   time.Time      `json:"time"`

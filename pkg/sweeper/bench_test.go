@@ -54,7 +54,7 @@ func BenchmarkSweepScaling(b *testing.B) {
 		// make bench prints every .local/bench/*.txt last.
 		dir := filepath.Join("..", "..", ".local", "bench")
 		if err := os.MkdirAll(dir, 0o755); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, "issue5.txt"), []byte(figures), 0o644)
+			_ = os.WriteFile(filepath.Join(dir, "sweeper.txt"), []byte(figures), 0o644)
 		}
 		if large.res.Expired != due || small.res.Expired != due {
 			b.Fatalf("expired %d and %d, want %d", small.res.Expired, large.res.Expired, due)

@@ -1,9 +1,9 @@
-// Command figures prints issue 6's figures for `make bench`: the size of each
+// Command figures prints the build figures for `make bench`: the size of each
 // function's bootstrap, built exactly as sam build does (make build-<LogicalId> for
 // linux/arm64), and its cold start, from process start to the first invocation
 // answered through the local Lambda Runtime API (median of several runs, host build).
 // It runs under infra/services.sh, and writes its figure lines to
-// .local/bench/issue6.txt as well, for the bench target to print last.
+// .local/bench/build.txt as well, for the bench target to print last.
 package main
 
 import (
@@ -33,7 +33,7 @@ import (
 // runs is how many cold starts are measured per function; the median is reported.
 const runs = 7
 
-// Goals of issue 6.
+// Goals of the bootstrap size and cold start.
 const (
 	goalMB = 12
 	goalMS = 50
@@ -121,7 +121,7 @@ func run(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "issue6.txt"), []byte(out), 0o644)
+	return os.WriteFile(filepath.Join(dir, "build.txt"), []byte(out), 0o644)
 }
 
 // sampleEvent is the function's first events/*.json fixture that names one of its
