@@ -88,3 +88,40 @@ func TestDeletedTrailStaysWithItsOwner(t *testing.T) {
 	h.clock.Advance(time.Second)
 	h.call("keys-events", id(gone), cred(reader)).must(t, 200)
 }
+
+// TestMovedKeyTrailShowsOnlyCoveredEvents: a key moved from team-payments to
+// contractors (by someone who may write both) must not show the contractors'
+// narrowed audit reader the events recorded while it belonged to team-payments, as
+// /v1/audit does not.
+func TestMovedKeyTrailShowsOnlyCoveredEvents(t *testing.T) {
+	h := newHarness(t)
+	k, _ := h.createKey(map[string]any{"owner": "team-payments", "metadata": map[string]any{"note": "payments"}})
+	h.call("keys-patch", id(k), body(`{"description": "payments era"}`)).must(t, 200)
+	h.call("keys-patch", id(k), body(`{"owner": "contractors"}`)).must(t, 200)
+	_, reader := h.createKey(map[string]any{"owner": "contractors", "scopes": []string{"audit:read@owner:contractors"}})
+	audit := h.call("audit", cred(reader), query(map[string]string{"limit": "100"})).must(t, 200)
+	for _, e := range audit.body["items"].([]any) {
+		if e.(map[string]any)["key_id"] == k && e.(map[string]any)["type"] != "key.updated" {
+			t.Fatalf("audit shows a payments-era event: %s", audit.raw)
+		}
+	}
+	r := h.call("keys-events", id(k), cred(reader)).must(t, 200)
+	for _, e := range r.body["items"].([]any) {
+		if typ := e.(map[string]any)["type"]; typ == "key.created" {
+			t.Fatalf("the trail shows the contractors' reader an event of team-payments: %s", r.raw)
+		}
+	}
+}
+
+// TestPatchedMetadataKeepsItsDigits: create keeps every digit of a metadata number
+// (38 are storable); a merge patch must not round it through float64.
+func TestPatchedMetadataKeepsItsDigits(t *testing.T) {
+	h := newHarness(t)
+	const n = "12345678901234567891"
+	k, _ := h.createKey(nil)
+	h.call("keys-patch", id(k), body(`{"metadata": {"n": `+n+`}}`)).must(t, 200)
+	r := h.call("keys-get", id(k)).must(t, 200)
+	if !strings.Contains(r.raw, `"n":`+n) {
+		t.Fatalf("metadata n after patch: %s", r.raw)
+	}
+}
