@@ -113,15 +113,18 @@ func TestMovedKeyTrailShowsOnlyCoveredEvents(t *testing.T) {
 	}
 }
 
-// TestPatchedMetadataKeepsItsDigits: create keeps every digit of a metadata number
-// (38 are storable); a merge patch must not round it through float64.
-func TestPatchedMetadataKeepsItsDigits(t *testing.T) {
+// TestMetadataKeepsItsDigits: the body decoder keeps every digit of a metadata number
+// (up to 38 are storable), and so does DynamoDB; reading the key back must not round
+// it through float64, after a create or a merge patch alike.
+func TestMetadataKeepsItsDigits(t *testing.T) {
 	h := newHarness(t)
 	const n = "12345678901234567891"
-	k, _ := h.createKey(nil)
-	h.call("keys-patch", id(k), body(`{"metadata": {"n": `+n+`}}`)).must(t, 200)
-	r := h.call("keys-get", id(k)).must(t, 200)
-	if !strings.Contains(r.raw, `"n":`+n) {
-		t.Fatalf("metadata n after patch: %s", r.raw)
+	created, _ := h.createKey(map[string]any{"metadata": json.RawMessage(`{"n": ` + n + `}`)})
+	patched, _ := h.createKey(nil)
+	h.call("keys-patch", id(patched), body(`{"metadata": {"n": `+n+`}}`)).must(t, 200)
+	for _, k := range []string{created, patched} {
+		if r := h.call("keys-get", id(k)).must(t, 200); !strings.Contains(r.raw, `"n":`+n) {
+			t.Errorf("metadata n read back: %s", r.raw)
+		}
 	}
 }
