@@ -105,7 +105,10 @@ func Holds(c Caller, a Action) bool {
 //     (ScopeEscalation). Revoke passes by this, or by keys:revoke on the owner.
 //  4. Create and Patch: a key caller may not set an expiry later than its own key's,
 //     nor allowed_cidrs that are not all inside its own (LimitEscalation). Only a
-//     changed field is checked, so editing a name never trips on an old limit.
+//     changed field is checked, so editing a name never trips on an old limit; but a
+//     patch that adds scopes, and a rotation (which hands the caller the key's new
+//     secret), are checked on the whole key, as a create is: otherwise a limited key
+//     would obtain, or arm, a credential freer than itself.
 func Decide(c Caller, a Action, before, after *Target) Code {
 	if !Holds(c, a) {
 		return InsufficientScope
@@ -125,8 +128,8 @@ func Decide(c Caller, a Action, before, after *Target) Code {
 	if code := writeRule(c, before, after); code != Allowed {
 		return code
 	}
-	if a == Create || a == Patch {
-		return limits(c, before, after)
+	if a == Create || a == Patch || a == Rotate {
+		return limits(c, a, before, after)
 	}
 	return Allowed
 }
@@ -163,16 +166,18 @@ func writeRule(c Caller, before, after *Target) Code {
 	return Allowed
 }
 
-// limits are inherited: a key caller's expiry and networks bound what it sets.
-func limits(c Caller, before, after *Target) Code {
+// limits are inherited: a key caller's expiry and networks bound what it sets, and
+// bound the whole key when the caller creates it, gives it scopes or takes its secret.
+func limits(c Caller, a Action, before, after *Target) Code {
 	if c.Root || after == nil {
 		return Allowed
 	}
-	expiryChanged := before == nil || !before.ExpiresAt.Equal(after.ExpiresAt)
+	whole := before == nil || a == Rotate || !before.Scopes.Covers(after.Scopes)
+	expiryChanged := whole || !before.ExpiresAt.Equal(after.ExpiresAt)
 	if expiryChanged && after.ExpiresAt.After(c.ExpiresAt) {
 		return LimitEscalation
 	}
-	cidrsChanged := before == nil || !slices.Equal(before.CIDRs, after.CIDRs)
+	cidrsChanged := whole || !slices.Equal(before.CIDRs, after.CIDRs)
 	if cidrsChanged && !Within(after.CIDRs, c.CIDRs) {
 		return LimitEscalation
 	}

@@ -15,9 +15,11 @@
 //	                          covering the owner
 //	introspect a token        tokens:introspect covering the        otherwise inactive
 //	                          owner of the token's key
-//	create, patch (key        expires_at no later than the          limit_escalation
-//	callers only)             caller's key's; allowed_cidrs inside
-//	                          the caller's key's
+//	create, patch, rotate     expires_at no later than the          limit_escalation
+//	(key callers only)        caller's key's; allowed_cidrs inside
+//	                          the caller's key's (a patch: the
+//	                          changed ones, or all when it adds
+//	                          scopes; create, rotate: the key's)
 //
 // Invariants:
 //   - An allowed change never widens scopes, owner range, networks or expiry beyond

@@ -109,8 +109,13 @@ func (a *API) keyEvents(ctx context.Context, c *call) (events.APIGatewayV2HTTPRe
 	return httpapi.JSON(http.StatusOK, eventsPage(page)), nil
 }
 
+// trailPages bounds how far back trailOwner looks past owner-less events.
+const trailPages = 10
+
 // trailOwner is the owner a key's trail belongs to: the key's, or for a deleted key
-// the one its newest event recorded ("" when no event records one).
+// the one its newest event that records an owner recorded ("" when none does).
+// Owner-less events (auth.failed, which anyone can cause for any key id) are looked
+// past, so they cannot take a deleted key's trail away from its owner's readers.
 func (a *API) trailOwner(ctx context.Context, id string) (string, error) {
 	k, err := a.store.GetKey(ctx, id)
 	if err == nil {
@@ -119,11 +124,23 @@ func (a *API) trailOwner(ctx context.Context, id string) (string, error) {
 	if !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}
-	newest, err := a.store.ListEvents(ctx, id, 1, "")
-	if err != nil || len(newest.Items) == 0 {
-		return "", err
+	cursor := ""
+	for range trailPages {
+		page, err := a.store.ListEvents(ctx, id, maxLimit, cursor)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range page.Items {
+			if e.Owner != "" {
+				return e.Owner, nil
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
 	}
-	return newest.Items[0].Owner, nil
+	return "", nil
 }
 
 func (a *API) audit(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
