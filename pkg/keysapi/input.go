@@ -169,6 +169,7 @@ func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw),
 func decodeField(name string, raw json.RawMessage, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
+	dec.UseNumber() // metadata numbers keep every digit
 	if err := dec.Decode(v); err != nil {
 		return badRequest("invalid_type", "Field %q has the wrong type.", name)
 	}

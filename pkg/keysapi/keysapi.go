@@ -33,6 +33,8 @@ type Store interface {
 	ListKeys(ctx context.Context, f store.KeyFilter, limit int, after string, now time.Time) (store.Page[*store.Key], error)
 	// ListEvents lists one key's events, newest first.
 	ListEvents(ctx context.Context, keyID string, limit int, after string) (store.Page[*store.Event], error)
+	// ListKeyEvents is ListEvents of the events whose owner is within (nil: all).
+	ListKeyEvents(ctx context.Context, keyID string, within *scope.OwnerRange, limit int, after string) (store.Page[*store.Event], error)
 	// ListAudit lists every key's events (of owners within, when set), newest first,
 	// optionally of one type.
 	ListAudit(ctx context.Context, eventType string, within *scope.OwnerRange, limit int, after string, now time.Time) (store.Page[*store.Event], error)

@@ -98,7 +98,8 @@ func (a *API) keyEvents(ctx context.Context, c *call) (events.APIGatewayV2HTTPRe
 		// A trail of no known owner is shown only to callers who may read every owner.
 		return events.APIGatewayV2HTTPResponse{}, notFound(id)
 	}
-	page, err := a.store.ListEvents(ctx, id, limit, c.req.QueryStringParameters["cursor"])
+	// A key that changed owners shows a narrowed reader only its own owners' events.
+	page, err := a.store.ListKeyEvents(ctx, id, c.readRange(authz.PermAudit), limit, c.req.QueryStringParameters["cursor"])
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, cursorError(err)
 	}

@@ -191,11 +191,11 @@ func (d *Dynamo) GetKey(ctx context.Context, id string) (*Key, error) {
 	if out.Item == nil {
 		return nil, ErrNotFound
 	}
-	var k Key
-	if err := attributevalue.UnmarshalMap(out.Item, &k); err != nil {
+	k, err := unmarshalKey(out.Item)
+	if err != nil {
 		return nil, fmt.Errorf("unmarshal key %s: %w", id, err)
 	}
-	return &k, nil
+	return k, nil
 }
 
 // UpdateKey writes k, whose Version must be exactly one more than the stored one,

@@ -1,6 +1,10 @@
 package store
 
 import (
+	"encoding/json"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"net/netip"
 	"time"
 )
@@ -174,3 +178,38 @@ const (
 	EventTokenRevoked        = "token.revoked"
 	EventAuthFailed          = "auth.failed"
 )
+
+// KeyFromItem decodes a key item read by index (the sweeper's due index), exactly as
+// GetKey does.
+func KeyFromItem(item map[string]types.AttributeValue) (*Key, error) { return unmarshalKey(item) }
+
+// unmarshalKey decodes a key item. Metadata numbers keep every digit DynamoDB stored
+// (json.Number, not float64), so reading a key back never rounds them.
+func unmarshalKey(item map[string]types.AttributeValue) (*Key, error) {
+	var k Key
+	err := attributevalue.UnmarshalMapWithOptions(item, &k, func(o *attributevalue.DecoderOptions) { o.UseNumber = true })
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := exactNumbers(k.Metadata).(map[string]any); ok {
+		k.Metadata = m
+	}
+	return &k, nil
+}
+
+// exactNumbers turns the decoder's Number values into json.Number, in place.
+func exactNumbers(v any) any {
+	switch t := v.(type) {
+	case attributevalue.Number:
+		return json.Number(t)
+	case map[string]any:
+		for k, e := range t {
+			t[k] = exactNumbers(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = exactNumbers(e)
+		}
+	}
+	return v
+}

@@ -121,12 +121,12 @@ func (d *Dynamo) ListKeys(ctx context.Context, f KeyFilter, limit int, after str
 		return Page[*Key]{}, err
 	}
 	return querySegments(ctx, d.db, segs, limit, after, func(item map[string]types.AttributeValue) (*Key, bool, error) {
-		var k Key
-		if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+		k, err := unmarshalKey(item)
+		if err != nil {
 			return nil, false, fmt.Errorf("unmarshal key: %w", err)
 		}
 		keep := f.Status == "" || k.EffectiveStatus(now) == f.Status
-		return &k, keep && (f.Within == nil || f.Within.Covers(k.Owner)), nil
+		return k, keep && (f.Within == nil || f.Within.Covers(k.Owner)), nil
 	})
 }
 
@@ -236,6 +236,14 @@ func event(item map[string]types.AttributeValue) (*Event, bool, error) {
 
 // ListEvents returns a key's events, newest first. A deleted key's events are still there.
 func (d *Dynamo) ListEvents(ctx context.Context, keyID string, limit int, after string) (Page[*Event], error) {
+	return d.ListKeyEvents(ctx, keyID, nil, limit, after)
+}
+
+// ListKeyEvents is ListEvents keeping only events of owners within (nil: every owner):
+// a key that changed owners shows a narrowed reader only the events recorded while it
+// was theirs. One key's trail is small, so it is read on past what a reader may not
+// see rather than by index.
+func (d *Dynamo) ListKeyEvents(ctx context.Context, keyID string, within *scope.OwnerRange, limit int, after string) (Page[*Event], error) {
 	part := KeyPK(keyID)
 	kc := expression.Key("pk").Equal(expression.Value(part)).And(expression.Key("sk").BeginsWith(eventSK))
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
@@ -246,7 +254,10 @@ func (d *Dynamo) ListEvents(ctx context.Context, keyID string, limit int, after 
 		TableName: &d.table, KeyConditionExpression: expr.KeyCondition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ScanIndexForward: aws.Bool(false),
-	}, part, limit, after, event)
+	}, part, limit, after, func(item map[string]types.AttributeValue) (*Event, bool, error) {
+		e, _, err := event(item)
+		return e, err == nil && (within == nil || within.Covers(e.Owner)), err
+	})
 }
 
 // ListAudit returns every key's events, newest first, optionally of one type, from

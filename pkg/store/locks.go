@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -126,11 +125,11 @@ func (d *Dynamo) updateLocks(ctx context.Context, id string, u expression.Update
 	case len(ccf.Item) == 0:
 		return nil, ErrNotFound
 	}
-	var k Key
-	if err := attributevalue.UnmarshalMap(ccf.Item, &k); err != nil {
+	k, err := unmarshalKey(ccf.Item)
+	if err != nil {
 		return nil, fmt.Errorf("unmarshal key %s: %w", id, err)
 	}
-	return &k, errLocksChanged
+	return k, errLocksChanged
 }
 
 // NextLocks is the locks map after recording ip locked until until, at now: the

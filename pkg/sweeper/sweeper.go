@@ -225,11 +225,11 @@ func (r *run) item(ctx context.Context, item map[string]types.AttributeValue) er
 	sk := str(item["sk"])
 	switch {
 	case sk == "KEY":
-		var k store.Key
-		if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+		k, err := store.KeyFromItem(item)
+		if err != nil {
 			return fmt.Errorf("unmarshal key: %w", err)
 		}
-		return r.key(ctx, &k)
+		return r.key(ctx, k)
 	case strings.HasPrefix(sk, "REMINDER#"):
 		return r.resume(ctx, item)
 	}
