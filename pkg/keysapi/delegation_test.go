@@ -297,6 +297,8 @@ func TestNumbersOutOfRange(t *testing.T) {
 	h := newHarness(t)
 	k, _ := h.createKey(nil)
 	h.refused(t, 400, "invalid_grace_seconds", func() response { return h.call("keys-rotate", id(k), body(`{"grace_seconds": 9223372037}`)) })
+	// The largest storable number is stored exactly, not rounded to one that is not.
+	h.call("keys-patch", id(k), body(`{"metadata": {"max": 9.9999999999999999999999999999999999999E+125}}`)).must(t, 200)
 	for _, n := range []string{"1e200", "-1e200", "1e-200", "123456789012345678901234567890123456789012"} {
 		h.t.Run(n, func(t *testing.T) {
 			r := h.call("keys-patch", id(k), body(`{"metadata": {"n": `+n+`}}`))

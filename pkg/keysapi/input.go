@@ -165,15 +165,10 @@ func queryLimit(q map[string]string) (int, error) {
 // isNull reports whether a raw JSON value is the literal null.
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
 
-// decodeField decodes one field of a merge patch, naming the field in the error.
+// decodeField decodes one field of a merge patch with the body's own strict rules
+// (exact numbers, DynamoDB's number range), naming the field in the error.
 func decodeField(name string, raw json.RawMessage, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	dec.UseNumber() // metadata numbers keep every digit
-	if err := dec.Decode(v); err != nil {
-		return badRequest("invalid_type", "Field %q has the wrong type.", name)
-	}
-	return nil
+	return httpapi.DecodeField(name, raw, v)
 }
 
 // mergePatch applies an RFC 7396 merge patch to a JSON object.
