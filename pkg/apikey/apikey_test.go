@@ -27,7 +27,7 @@ func TestSecretEntropy(t *testing.T) {
 	if len(k.Secret)*6 < 256 {
 		t.Fatalf("secret carries %d bits, want >= 256", len(k.Secret)*6)
 	}
-	if New(DefaultPrefix).Secret == k.Secret || NewID() == NewID() {
+	if other, a, b := New(DefaultPrefix), NewID(), NewID(); other.Secret == k.Secret || a == b {
 		t.Fatal("two fresh keys are equal")
 	}
 }

@@ -179,7 +179,7 @@ func SelfTest(set *Set) error {
 	if err != nil {
 		return err
 	}
-	parsed, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Algorithm)})
+	parsed, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Algorithm)})
 	if err != nil {
 		return err
 	}

@@ -33,12 +33,10 @@ var (
 	errInvalidGrant         = &oauthError{Status: http.StatusBadRequest, Code: "invalid_grant"}
 	errInvalidScope         = &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope"}
 	errUnsupportedGrantType = &oauthError{Status: http.StatusBadRequest, Code: "unsupported_grant_type"}
-	errUnsupportedTokenType = &oauthError{Status: http.StatusBadRequest, Code: "unsupported_token_type"}
 	// errTooManyAttempts: RFC 6749 has no code for a throttled client; invalid_client
 	// keeps libraries on their failure path, and the 429 says it is temporary.
 	errTooManyAttempts   = &oauthError{Status: http.StatusTooManyRequests, Code: "invalid_client"}
 	errInsufficientScope = &oauthError{Status: http.StatusForbidden, Code: "insufficient_scope"}
-	errNotFound          = &oauthError{Status: http.StatusNotFound, Code: "not_found"}
 	errTooLarge          = &oauthError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request"}
 	errServer            = &oauthError{Status: http.StatusInternalServerError, Code: "server_error",
 		Description: "An internal error occurred; it has been logged."}

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
@@ -211,15 +210,6 @@ func (a *API) reused(ctx context.Context, r *request, p auth.Principal, presente
 	}
 	a.Log.WarnContext(ctx, "refresh token reused: family revoked", "key_id", p.KeyID, "family", presented.Family)
 	return errInvalidGrant.with("The refresh token was already used; its grant is revoked.")
-}
-
-func containsHash(list []string, h string) bool {
-	for _, x := range list {
-		if subtle.ConstantTimeCompare([]byte(x), []byte(h)) == 1 {
-			return true
-		}
-	}
-	return false
 }
 
 // secretVersions are the key's secret versions a refresh family may be bound to:
