@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	kroute "github.com/keyward/keyward/pkg/route"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,7 +42,6 @@ type Gateway struct {
 
 type route struct {
 	stack.Route
-	segments []string
 }
 
 // New returns a Gateway for routes, invoking functions by logical id, with
@@ -54,79 +52,23 @@ func New(routes []stack.Route, authorizers map[string]stack.Authorizer, function
 	}
 	g := &Gateway{authorizers: authorizers, functions: functions, log: log}
 	for _, r := range routes {
-		g.routes = append(g.routes, route{Route: r, segments: strings.Split(strings.Trim(r.Path, "/"), "/")})
+		g.routes = append(g.routes, route{Route: r})
 	}
-	// API Gateway prefers the most specific route: literal segments over {param},
-	// {param} over {proxy+}, and a method over ANY.
-	sort.SliceStable(g.routes, func(i, j int) bool {
-		return specificity(g.routes[i]) > specificity(g.routes[j])
-	})
+	// API Gateway prefers the most specific route; the authorizer's route table
+	// orders its rules by the same rule (package route).
+	kroute.Sort(g.routes, routePattern)
 	return g
 }
 
-func specificity(r route) int {
-	score := 0
-	for _, s := range r.segments {
-		switch {
-		case strings.HasSuffix(s, "+}"):
-			score -= 1000
-		case strings.HasPrefix(s, "{"):
-			score += 1
-		default:
-			score += 10
-		}
-	}
-	score *= 2
-	if r.Method != "ANY" {
-		score++
-	}
-	return score
-}
+func routePattern(r route) kroute.Pattern { return kroute.New(r.Method, r.Path) }
 
 // match finds the route for method and path and its path parameters.
 func (g *Gateway) match(method, path string) (*route, map[string]string) {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	for i := range g.routes {
-		r := &g.routes[i]
-		if r.Method != "ANY" && r.Method != method {
-			continue
-		}
-		if params, ok := matchSegments(r.segments, segs); ok {
-			return r, params
-		}
+	i, params := kroute.Best(g.routes, routePattern, method, path)
+	if i < 0 {
+		return nil, nil
 	}
-	return nil, nil
-}
-
-func matchSegments(pattern, segs []string) (map[string]string, bool) {
-	params := map[string]string{}
-	for i, p := range pattern {
-		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "+}") {
-			if i >= len(segs) {
-				return nil, false
-			}
-			params[p[1:len(p)-2]] = strings.Join(segs[i:], "/")
-			return params, true
-		}
-		if i >= len(segs) {
-			return nil, false
-		}
-		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
-			if segs[i] == "" {
-				return nil, false
-			}
-			v, err := url.PathUnescape(segs[i])
-			if err != nil {
-				return nil, false
-			}
-			params[p[1:len(p)-1]] = v
-			continue
-		}
-		if p != segs[i] {
-			return nil, false
-		}
-	}
-	return params, len(pattern) == len(segs)
+	return &g.routes[i], params
 }
 
 // ServeHTTP answers one request through the route's authorizer and function.

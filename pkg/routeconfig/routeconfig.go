@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/keyward/keyward/pkg/route"
 	"slices"
 	"sort"
 	"strings"
@@ -86,11 +87,11 @@ func Parse(m map[string]string) (*Table, error) {
 				return nil, fmt.Errorf("route %q: scope %q: %w", pattern, sc, err)
 			}
 		}
-		route := canonical(method, segs)
-		if other, dup := seen[route]; dup {
+		key := canonical(method, segs)
+		if other, dup := seen[key]; dup {
 			return nil, fmt.Errorf("routes %q and %q are the same route", other, pattern)
 		}
-		seen[route] = pattern
+		seen[key] = pattern
 		t.rules = append(t.rules, Rule{Method: method, Path: path, Scope: sc, segs: segs})
 	}
 	sort.SliceStable(t.rules, func(i, j int) bool { return moreSpecific(t.rules[i], t.rules[j]) })
@@ -189,56 +190,19 @@ func sameShape(pattern, template []string) bool {
 	return true
 }
 
-func split(path string) []string {
-	path = strings.Trim(path, "/")
-	if path == "" {
-		return nil
-	}
-	return strings.Split(path, "/")
-}
+func isParam(s string) bool      { return route.IsParam(s) }
+func greedy(s string) bool       { return route.IsGreedy(s) }
+func split(path string) []string { return route.Split(path) }
 
-func isParam(s string) bool { return len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' }
-func greedy(s string) bool  { return isParam(s) && strings.HasSuffix(s, "+}") }
-
+// matches reports whether request path segments match a rule's pattern segments.
 func matches(pattern, segs []string) bool {
-	for i, p := range pattern {
-		if greedy(p) {
-			return len(segs) > i
-		}
-		if i >= len(segs) || segs[i] == "" {
-			return false
-		}
-		if !isParam(p) && p != segs[i] {
-			return false
-		}
-	}
-	return len(pattern) == len(segs)
+	_, ok := route.New(route.Any, "/"+strings.Join(pattern, "/")).Match(route.Any, segs)
+	return ok
 }
 
-// moreSpecific orders rules the way API Gateway picks a route: segment by segment a
-// literal beats {name}, which beats {name+}; then a longer path; then a method beats ANY.
+// moreSpecific orders rules the way API Gateway picks a route (package route).
 func moreSpecific(a, b Rule) bool {
-	rank := func(s string) int {
-		switch {
-		case greedy(s):
-			return 2
-		case isParam(s):
-			return 1
-		}
-		return 0
-	}
-	for i := 0; i < len(a.segs) && i < len(b.segs); i++ {
-		if ra, rb := rank(a.segs[i]), rank(b.segs[i]); ra != rb {
-			return ra < rb
-		}
-	}
-	if len(a.segs) != len(b.segs) {
-		return len(a.segs) > len(b.segs)
-	}
-	if (a.Method == AnyMethod) != (b.Method == AnyMethod) {
-		return b.Method == AnyMethod
-	}
-	return a.Pattern() < b.Pattern()
+	return route.MoreSpecific(route.New(a.Method, a.Path), route.New(b.Method, b.Path))
 }
 
 // ItemReader reads the configuration item.
