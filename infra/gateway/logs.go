@@ -35,10 +35,18 @@ func (g *Gateway) forget(id string) {
 	g.mu.Unlock()
 }
 
-// take hands a function's request line to the request it belongs to; it reports
-// false when no request waits for it (the line is then printed as it is).
+// take hands a function's request line to the request it belongs to, or drops the
+// authorizer's refusal line (what it says is on the gateway's line already); it
+// reports false for any other line, which is then printed as it is.
 func (g *Gateway) take(line []byte) bool {
-	if len(line) == 0 || line[0] != '{' || !bytes.Contains(line, []byte(`"request_id"`)) {
+	if len(line) == 0 || line[0] != '{' {
+		return false
+	}
+	if bytes.Contains(line, []byte(`"msg":"authorizer: refused"`)) {
+		// Its code and key id are in the authorizer's answer, so on the request's line.
+		return true
+	}
+	if !bytes.Contains(line, []byte(`"request_id"`)) {
 		return false
 	}
 	var l requestLine
