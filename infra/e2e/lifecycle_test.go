@@ -304,35 +304,64 @@ func TestBusyPort(t *testing.T) {
 }
 
 // TestStopDuringStartup starts the stack 20 times and stops it each time at a random
-// moment of its startup (the services, the tables, the builds, the probes, or just
-// ready), the way a developer does: Ctrl-C or TERM to the process group, or TERM to
-// the program alone. Each time, once it has exited, no process it started may be
-// left: not the services, not a compiler, not a bootstrap. The first run goes to
-// ready and sets the range of the random moments; the later runs reuse its builds.
+// moment of its startup, the way a developer does: Ctrl-C or TERM to the process
+// group, or TERM to the program alone. The moments cover every phase in turn: each
+// run waits (on progress) for one phase to begin — the services, the tables, the
+// secrets, the builds, the probes, ready — then a random fraction of a second more.
+// Each time, once it has exited, no process it started may be left: not the
+// services, not a compiler, not a bootstrap. The runs share one state directory, so
+// the bootstraps built by the first are up to date for the others.
 func TestStopDuringStartup(t *testing.T) {
 	needStackTools(t)
-	dir := t.TempDir() // shared: bootstraps stay built between runs
-	s := launchStack(t, dir, nil)
-	began := time.Now()
-	s.waitReady(t)
-	full := min(time.Since(began), 15*time.Second)
-	stopAndCheck(t, s, syscall.SIGINT, true)
-	t.Logf("run 1: ready in %s, stopped", time.Since(began).Round(time.Millisecond))
-
+	dir := t.TempDir()
+	// What the output holds once each phase has begun ("" is the very start).
+	phases := []struct{ name, begun string }{
+		{"services", ""},
+		{"tables", "keyward: phase services"},
+		{"secrets", "name=tables"},
+		{"builds", `name="secrets and first signing key"`},
+		{"probes", `name="build `},
+		{"ready", "msg=ready"},
+	}
 	signals := []struct {
 		sig   syscall.Signal
 		group bool
 	}{{syscall.SIGINT, true}, {syscall.SIGTERM, true}, {syscall.SIGTERM, false}}
-	for i := 2; i <= 20; i++ {
+	began := time.Now()
+	for i := 1; i <= 20; i++ {
 		s := launchStack(t, dir, nil)
-		at := time.Duration(rand.Int64N(int64(full)))
-		time.Sleep(at)
+		ph := phases[(i-1)%len(phases)]
+		s.waitFor(t, ph.begun)
+		extra := time.Duration(rand.Int64N(int64(500 * time.Millisecond)))
+		time.Sleep(extra)
 		sg := signals[i%len(signals)]
 		stopAndCheck(t, s, sg.sig, sg.group)
-		t.Logf("run %d: stopped with %v (group %v) after %s, during %s", i, sg.sig, sg.group, at.Round(time.Millisecond), lastPhase(s.out.String()))
+		t.Logf("run %d: stopped with %v (group %v) %s into %s (last phase done: %s)", i, sg.sig, sg.group,
+			extra.Round(time.Millisecond), ph.name, lastPhase(s.out.String()))
 		if t.Failed() {
 			return
 		}
+	}
+	t.Logf("20 starts and stops in %s", time.Since(began).Round(time.Second))
+}
+
+// waitFor waits until the stack's output holds marker, as long as it makes progress
+// (60 s without new output is a failure naming the last phase done).
+func (s *localStack) waitFor(t *testing.T, marker string) {
+	t.Helper()
+	const stall = 60 * time.Second
+	progress, last := time.Now(), 0
+	for !strings.Contains(s.out.String(), marker) {
+		if n := len(s.out.String()); n != last {
+			progress, last = time.Now(), n
+		}
+		if time.Since(progress) > stall {
+			t.Fatalf("no progress for %s after %s, waiting for %q:\n%s", stall, lastPhase(s.out.String()), marker, s.out.String())
+		}
+		if done(s.cmd) {
+			t.Fatalf("the stack exited before %q:\n%s", marker, s.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
