@@ -156,8 +156,10 @@ $(LOCAL_BIN)/keyward-local: FORCE
 	@mkdir -p $(LOCAL_BIN)
 	$(GO) build -trimpath -o $@ ./infra/cmd/local
 
+# keyward-local serve takes 127.0.0.1:$(PORT) first (a busy port fails at once and
+# leaves .local/ alone), then runs $(SERVICES) around itself with the listener.
 local: deps $(LOCAL_BIN)/keyward-local
-	PORT=$(PORT) $(SERVICES) $(LOCAL_BIN)/keyward-local serve
+	PORT=$(PORT) $(LOCAL_BIN)/keyward-local serve
 
 sweep: deps $(LOCAL_BIN)/keyward-local
 	$(LOCAL_BIN)/keyward-local sweep

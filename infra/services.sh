@@ -6,8 +6,14 @@
 #
 #   infra/services.sh go test ./...
 #
-# The command's exit status is this script's exit status.
+# The command's exit status is this script's exit status. Where util-linux's setpriv
+# exists, the services get SIGKILL and the command SIGTERM from the kernel if this
+# script dies without cleaning up (SIGKILL), so nothing outlives it. DynamoDB Local's
+# heap is bounded (KEYWARD_DDB_HEAP, default 128m). File descriptor 3, when open, is
+# the caller's listening socket (keyward-local serve listens before it starts the
+# services): the command inherits it, the services do not.
 set -euo pipefail
+started=$EPOCHREALTIME
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Logs go to a fresh temporary directory, removed on success and kept on failure.
@@ -38,10 +44,18 @@ free_port() {
 
 pids=()
 cmd_pid=""
+kill_with_me=()
+term_with_me=()
+if command -v setpriv >/dev/null 2>&1; then
+	kill_with_me=(setpriv --pdeathsig KILL)
+	term_with_me=(setpriv --pdeathsig TERM)
+fi
 
 stop_all() {
 	local status=$?
-	trap - EXIT INT TERM
+	# A second INT or TERM while stopping must not cut the cleanup short.
+	trap '' INT TERM
+	trap - EXIT
 	if [ -n "$cmd_pid" ] && kill -0 "$cmd_pid" 2>/dev/null; then
 		kill -TERM "$cmd_pid" 2>/dev/null || true
 		wait "$cmd_pid" 2>/dev/null || true
@@ -82,11 +96,16 @@ if [ -n "${KEYWARD_DDB_PATH:-}" ]; then
 	ddb_args=(-sharedDb -dbPath "$KEYWARD_DDB_PATH")
 fi
 
-setsid java -Djava.library.path="$jardir/DynamoDBLocal_lib" -jar "$jar" "${ddb_args[@]}" -port "$ddb_port" \
-	</dev/null >"$logdir/dynamodb.log" 2>&1 &
+# A small bounded heap and the client compiler: the local tables are small, and on a
+# laptop memory and start-up time matter more than peak throughput.
+ddb_heap="${KEYWARD_DDB_HEAP:-128m}"
+${kill_with_me[@]+"${kill_with_me[@]}"} setsid java -Xms16m "-Xmx$ddb_heap" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+	-XX:MaxMetaspaceSize=96m -Xss512k -XX:ReservedCodeCacheSize=32m \
+	-Djava.library.path="$jardir/DynamoDBLocal_lib" -jar "$jar" "${ddb_args[@]}" -port "$ddb_port" \
+	</dev/null >"$logdir/dynamodb.log" 2>&1 3>&- &
 pids+=("$!")
 ddb_pid=$!
-setsid moto_server -H 127.0.0.1 -p "$moto_port" </dev/null >"$logdir/moto.log" 2>&1 &
+${kill_with_me[@]+"${kill_with_me[@]}"} setsid moto_server -H 127.0.0.1 -p "$moto_port" </dev/null >"$logdir/moto.log" 2>&1 3>&- &
 pids+=("$!")
 moto_pid=$!
 
@@ -108,11 +127,12 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
 export AWS_EC2_METADATA_DISABLED=true
 export KEYWARD_REQUIRE_SERVICES=1
 
-echo "keyward: DynamoDB Local on :$ddb_port, moto on :$moto_port (logs in $logdir)" >&2
+took=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+echo "keyward: phase services ${took}s: DynamoDB Local on :$ddb_port, moto on :$moto_port (logs in $logdir)" >&2
 
 # The command runs in the background so that the traps fire at once on INT/TERM;
 # a non-interactive shell makes it ignore SIGINT, so the trap forwards SIGTERM.
-"$@" &
+${term_with_me[@]+"${term_with_me[@]}"} "$@" &
 cmd_pid=$!
 set +e
 wait "$cmd_pid"

@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/keyward/keyward/pkg/jwks"
 	"github.com/keyward/keyward/pkg/oauth"
 	"github.com/keyward/keyward/pkg/service"
 )
@@ -25,14 +24,8 @@ func main() {
 		slog.Error("token: config", "err", err)
 		os.Exit(1)
 	}
-	// Local Secrets Manager (moto) does not run rotations, so the local stack's
-	// placeholder secret gets its first keys here; in AWS the deploy rotates it.
-	if os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") != "" {
-		r := &jwks.Rotator{SM: deps.SM, Now: deps.Verifier.Now, Log: deps.Log}
-		if err := r.EnsureInitialized(ctx, deps.Config.SigningKeysSecretID); err != nil {
-			slog.Error("token: initialise local signing keys", "err", err)
-			os.Exit(1)
-		}
-	}
+	// The signing-key secret gets its first keys before any request: in AWS from the
+	// RotationSchedule at deploy, locally from the stack as it seeds the secrets
+	// (package localstack). A cold start never writes it, so none can race another.
 	lambda.StartHandlerFunc(oauth.New(deps, cfg).Router().Serve)
 }

@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,38 +25,75 @@ import (
 	"github.com/keyward/keyward/pkg/testenv"
 )
 
-// localStack is infra/cmd/local serving under its own infra/services.sh.
+// localStack is infra/cmd/local serving, as make local runs it: `keyward-local serve`
+// takes the port, then runs infra/services.sh around itself.
 type localStack struct {
 	base  string
 	dir   string // KEYWARD_LOCAL_DIR
 	root  string // the root credential
+	tag   string // KEYWARD_STACK_TAG: every process that inherits the environment has it
 	cmd   *exec.Cmd
 	out   *testenv.Buffer
 	p     *localstack.Project
 	procs map[int]string // every descendant seen while running: pid -> start time
 }
 
-// startStack builds infra/cmd/local and runs `infra/services.sh keyward-local serve`
-// on a free port with fresh services and its own state directory, and waits until it
-// logs ready.
-func startStack(t *testing.T) *localStack {
+var localBin struct {
+	once sync.Once
+	path string
+	err  string
+}
+
+// localBinary builds infra/cmd/local once per test binary.
+func localBinary(t testing.TB, root string) string {
+	t.Helper()
+	localBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "keyward-local-bin")
+		if err != nil {
+			localBin.err = err.Error()
+			return
+		}
+		localBin.path = filepath.Join(dir, "keyward-local")
+		build := exec.Command("go", "build", "-trimpath", "-o", localBin.path, "./infra/cmd/local")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			localBin.err = fmt.Sprintf("build infra/cmd/local: %v\n%s", err, out)
+		}
+	})
+	if localBin.err != "" {
+		t.Fatal(localBin.err)
+	}
+	return localBin.path
+}
+
+// startStack launches the stack (launchStack) and waits until it is ready.
+func startStack(t testing.TB) *localStack {
+	t.Helper()
+	s := launchStack(t, "", nil)
+	s.waitReady(t)
+	return s
+}
+
+// launchStack runs `keyward-local serve` on a free port with fresh services, its own
+// state directory (dir, or a new one) and env added, and returns at once: the port is
+// taken within moments, and requests wait until the stack is ready.
+func launchStack(t testing.TB, dir string, env []string) *localStack {
 	t.Helper()
 	p, err := localstack.Load(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &localStack{dir: t.TempDir(), out: &testenv.Buffer{}, p: p, procs: map[int]string{}}
-	bin := filepath.Join(s.dir, "keyward-local")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./infra/cmd/local")
-	build.Dir = p.Root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build infra/cmd/local: %v\n%s", err, out)
+	if dir == "" {
+		dir = t.TempDir()
 	}
+	s := &localStack{dir: dir, out: &testenv.Buffer{}, p: p, procs: map[int]string{},
+		tag: strings.ToLower(localstack.RandomString(9))}
+	bin := localBinary(t, p.Root)
 	port := freePort(t)
 	s.base = "http://127.0.0.1:" + port
-	s.cmd = exec.Command(filepath.Join(p.Root, "infra", "services.sh"), bin, "serve")
+	s.cmd = exec.Command(bin, "serve")
 	s.cmd.Dir = p.Root
-	s.cmd.Env = append(cleanEnv(), "PORT="+port, "KEYWARD_LOCAL_DIR="+s.dir)
+	s.cmd.Env = append(append(cleanEnv(), "PORT="+port, "KEYWARD_LOCAL_DIR="+s.dir, "KEYWARD_STACK_TAG="+s.tag), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -64,12 +103,18 @@ func startStack(t *testing.T) *localStack {
 		if s.cmd.ProcessState == nil { // the test ended before stop: leave nothing behind
 			s.snapshot()
 			_ = s.cmd.Process.Signal(os.Interrupt)
-			s.wait(15 * time.Second)
+			_ = s.wait(30 * time.Second)
 		}
 	})
-	// The stack builds every bootstrap before it is ready, which on a loaded machine
-	// takes long: wait as long as it makes progress (output, or one more bootstrap
-	// built), and give up after 60 s without any.
+	return s
+}
+
+// waitReady waits until the stack logs ready, and reads its root credential. The
+// stack builds every bootstrap before it is ready, which on a loaded machine takes
+// long: it waits as long as the stack makes progress (output, or one more bootstrap
+// built), gives up after 60 s without any, and then names the last phase it logged.
+func (s *localStack) waitReady(t testing.TB) {
+	t.Helper()
 	const stall = 60 * time.Second
 	progress, lastOut, lastBuilt := time.Now(), 0, 0
 	for !strings.Contains(s.out.String(), "msg=ready") {
@@ -78,7 +123,7 @@ func startStack(t *testing.T) *localStack {
 			progress, lastOut, lastBuilt = time.Now(), n, len(built)
 		}
 		if time.Since(progress) > stall {
-			t.Fatalf("the local stack made no progress for %s (%d bootstraps built):\n%s", stall, lastBuilt, s.out.String())
+			t.Fatalf("the local stack made no progress for %s after %s (%d bootstraps built):\n%s", stall, lastPhase(s.out.String()), lastBuilt, s.out.String())
 		}
 		if done(s.cmd) {
 			t.Fatalf("the local stack exited:\n%s", s.out.String())
@@ -90,7 +135,20 @@ func startStack(t *testing.T) *localStack {
 		t.Fatal(err)
 	}
 	s.root = strings.TrimSpace(string(key))
-	return s
+}
+
+// lastPhase names the last startup phase the stack logged as done.
+func lastPhase(out string) string {
+	last := "the start (no phase done yet: the services start first)"
+	for _, line := range strings.Split(out, "\n") {
+		if i := strings.Index(line, "phase "); i >= 0 && strings.HasPrefix(line, "keyward: ") {
+			last = "phase " + strings.Fields(line[i+len("phase "):])[0]
+		}
+		if i := strings.Index(line, "msg=phase name="); i >= 0 {
+			last = "phase " + line[i+len("msg=phase "):]
+		}
+	}
+	return last
 }
 
 // cleanEnv is this process's environment without the services of an enclosing
@@ -107,7 +165,7 @@ func cleanEnv() []string {
 	return env
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +269,7 @@ func (s *localStack) stop(t *testing.T) {
 			}
 		}
 		left = append(left, processesUnder(s.dir)...)
+		left = append(left, processesTagged(s.tag)...)
 		if len(left) == 0 {
 			return
 		}
@@ -223,6 +282,30 @@ func (s *localStack) stop(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// processesTagged lists live processes whose environment holds KEYWARD_STACK_TAG=tag:
+// everything the stack started but the bootstraps, whose environment is the
+// template's (processesUnder finds those).
+func processesTagged(tag string) []string {
+	var out []string
+	want := "KEYWARD_STACK_TAG=" + tag
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil || !slices.Contains(strings.Split(string(env), "\x00"), want) {
+			continue
+		}
+		if _, _, ok := procStat(pid); ok {
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			out = append(out, fmt.Sprintf("%d %s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		}
+	}
+	return out
 }
 
 // processesUnder lists live processes whose executable is under dir (the stack's
@@ -303,16 +386,44 @@ func TestLocalStack(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	s := startStack(t)
+	root := localstack.NewRootKey()
+	s := launchStack(t, "", []string{"KEYWARD_ROOT_KEY=" + root})
+	// Sixteen clients at once against the cold stack, sent before it is ready: each
+	// creates a key, trades it for a token and calls the authorizer with it.
+	wave := coldWave(t, s.base, root, 16)
+	s.waitReady(t)
 	t.Logf("ready in %s", time.Since(start).Round(time.Millisecond))
+	if s.root != root {
+		t.Fatalf("root-key holds %q, want KEYWARD_ROOT_KEY", s.root)
+	}
+	for i, err := range wave() {
+		if err != nil {
+			t.Errorf("cold client %d: %v", i, err)
+		}
+	}
+	for _, p := range []string{"services", "tables", "secrets and first signing key", "build", "functions ready"} {
+		if !strings.Contains(s.out.String(), "phase "+p) && !strings.Contains(s.out.String(), `phase name="`+p) &&
+			!strings.Contains(s.out.String(), "phase name="+p) {
+			t.Errorf("startup did not log phase %q with its time:\n%s", p, s.out.String())
+		}
+	}
 
 	t.Run("flow", func(t *testing.T) { testFlow(t, s) })
 	t.Run("issuer-and-root", func(t *testing.T) { testIssuerAndRoot(t, s) })
+	t.Run("operations", func(t *testing.T) { testOperations(t, s) })
 	t.Run("readme", func(t *testing.T) { testWalkthrough(t, s) })
+	if total, parts := stackRSS(s); total > 0 {
+		t.Logf("the stack's RSS after the walkthrough: %d MB (%s)", total>>10, parts)
+	}
 	t.Run("curl-token-script", func(t *testing.T) { testTokenScript(t, s) })
 	t.Run("sweep", func(t *testing.T) { testSweep(t, s) })
 
 	s.stop(t)
+	for _, bad := range []string{"level=ERROR", "level=WARN", "err=", "signal: terminated"} {
+		if strings.Contains(s.out.String(), bad) {
+			t.Errorf("the stack logged %q (a clean run and shutdown log no error):\n%s", bad, s.out.String())
+		}
+	}
 	t.Logf("whole test in %s", time.Since(start).Round(time.Millisecond))
 }
 
@@ -477,7 +588,7 @@ func testIssuerAndRoot(t *testing.T, s *localStack) {
 }
 
 // testWalkthrough runs README.md's walkthrough block with bash against the stack.
-func testWalkthrough(t *testing.T, s *localStack) {
+func testWalkthrough(t testing.TB, s *localStack) {
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed", tool)
@@ -491,9 +602,17 @@ func testWalkthrough(t *testing.T, s *localStack) {
 	if err := os.WriteFile(filepath.Join(dir, ".local", "root-key"), []byte(s.root), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// No BASE: the walkthrough finds the running stack in .local/stack.json.
+	state, err := os.ReadFile(filepath.Join(s.dir, "stack.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".local", "stack.json"), state, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+script)
 	cmd.Dir = dir
-	cmd.Env = append(cleanEnv(), "BASE="+s.base)
+	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("README walkthrough: %v\n%s", err, out)
@@ -502,7 +621,7 @@ func testWalkthrough(t *testing.T, s *localStack) {
 }
 
 // walkthrough returns the ```sh block that follows the `<!-- walkthrough: ... -->` line.
-func walkthrough(t *testing.T, readme string) string {
+func walkthrough(t testing.TB, readme string) string {
 	f, err := os.Open(readme)
 	if err != nil {
 		t.Fatal(err)

@@ -11,29 +11,26 @@ import (
 	"github.com/keyward/keyward/infra/stack"
 )
 
-// fallbackIdentity is where Keyward's credentials travel when the authorizer declares
-// no identity source of its own (caching off): either header may carry one.
-var fallbackIdentity = []string{"authorization", "x-api-key"}
-
 // authorize runs the route's Lambda authorizer for ev. It reports whether the request
-// may proceed, and otherwise the status API Gateway answers: 401 when an identity
-// source is missing (the authorizer is not called), 403 when the authorizer refuses,
-// 500 when it fails. On success the authorizer's context is in
-// ev.RequestContext.Authorizer.Lambda.
-func (g *Gateway) authorize(ctx context.Context, rt *route, ev *events.APIGatewayV2HTTPRequest) (bool, int) {
+// may proceed, and otherwise the status API Gateway answers: 401 when a declared
+// identity source is missing (the authorizer is not called; with none declared,
+// nothing is refused before the function), 403 when the authorizer refuses, 500 when
+// it fails. On success the authorizer's context is in ev.RequestContext.Authorizer.Lambda;
+// either way authCtx is the context it answered (key_id and error, for the log).
+func (g *Gateway) authorize(ctx context.Context, rt *route, ev *events.APIGatewayV2HTTPRequest) (ok bool, status int, authCtx map[string]any) {
 	a, ok := g.authorizers[rt.Authorizer]
 	if !ok {
 		g.log.Error("route names an unknown authorizer", "route", rt.Key(), "authorizer", rt.Authorizer)
-		return false, http.StatusInternalServerError
+		return false, http.StatusInternalServerError, nil
 	}
 	identity, ok := identitySource(a, ev)
 	if !ok {
-		return false, http.StatusUnauthorized
+		return false, http.StatusUnauthorized, nil
 	}
 	fn, ok := g.functions[a.Function]
 	if !ok {
 		g.log.Error("authorizer function not available", "function", a.Function)
-		return false, http.StatusInternalServerError
+		return false, http.StatusInternalServerError, nil
 	}
 	method, path, _ := strings.Cut(rt.Key(), " ")
 	req := events.APIGatewayV2CustomAuthorizerV2Request{
@@ -53,37 +50,30 @@ func (g *Gateway) authorize(ctx context.Context, rt *route, ev *events.APIGatewa
 	}
 	payload, err := json.Marshal(req)
 	if err != nil {
-		return false, http.StatusInternalServerError
+		return false, http.StatusInternalServerError, nil
 	}
 	out, err := fn.Invoke(ctx, payload)
 	if err != nil {
 		g.log.Error("authorizer failed", "function", a.Function, "err", err)
-		return false, http.StatusInternalServerError
+		return false, http.StatusInternalServerError, nil
 	}
 	allowed, authCtx, err := parseAuthorizerResponse(out, a.SimpleResponses)
 	if err != nil {
 		g.log.Error("authorizer answered an invalid response", "function", a.Function, "err", err)
-		return false, http.StatusInternalServerError
+		return false, http.StatusInternalServerError, nil
 	}
 	if !allowed {
-		return false, http.StatusForbidden
+		return false, http.StatusForbidden, authCtx
 	}
 	ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: authCtx}
-	return true, 0
+	return true, 0, authCtx
 }
 
 // identitySource collects the authorizer's identity sources from ev; ok is false when
-// one of them is missing or empty.
+// one of them is missing or empty, which is when API Gateway answers 401 without
+// calling the authorizer. An authorizer with no identity source (possible with caching
+// off) is always called: every way of presenting a credential reaches it.
 func identitySource(a stack.Authorizer, ev *events.APIGatewayV2HTTPRequest) ([]string, bool) {
-	if len(a.IdentitySource) == 0 {
-		var out []string
-		for _, h := range fallbackIdentity {
-			if v := ev.Headers[h]; v != "" {
-				out = append(out, v)
-			}
-		}
-		return out, len(out) > 0
-	}
 	var out []string
 	for _, src := range a.IdentitySource {
 		var v string
@@ -120,7 +110,7 @@ func parseAuthorizerResponse(out []byte, simple bool) (bool, map[string]any, err
 	for _, s := range r.PolicyDocument.Statement {
 		switch strings.ToLower(s.Effect) {
 		case "deny":
-			return false, nil, nil
+			return false, r.Context, nil
 		case "allow":
 			allowed = true
 		}

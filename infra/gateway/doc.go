@@ -4,7 +4,15 @@
 // where a route names one, and invokes the function's real bootstrap binary over the
 // Lambda Runtime API, which it implements for each child process on its own port.
 //
+// Like API Gateway, every answer carries a request id (Request-Id, the event's
+// requestContext.requestId), the raw query string reaches the function untouched
+// (rawQueryString; queryStringParameters holds what decodes), and an authorizer is
+// refused before it runs only when one of its declared identity sources is missing:
+// with none declared (caching off), every request reaches it. The gateway logs one
+// line per request (method, path, status, duration, key id, error code, request id),
+// folding in the function's own JSON request line, which it does not print again.
+//
 // Like Lambda, a function keeps warm processes and reuses an idle one; it starts
 // another only when all are busy, up to a bound. Every child runs in its own process
-// group and Close stops them all.
+// group and Close stops them all; a process the gateway stops is no error in its log.
 package gateway

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -38,6 +39,9 @@ type Gateway struct {
 	authorizers map[string]stack.Authorizer
 	functions   map[string]Invoker
 	log         *slog.Logger
+
+	mu      sync.Mutex
+	waiting map[string]chan requestLine // request id -> its function's request line
 }
 
 type route struct {
@@ -71,35 +75,76 @@ func (g *Gateway) match(method, path string) (*route, map[string]string) {
 	return &g.routes[i], params
 }
 
-// ServeHTTP answers one request through the route's authorizer and function.
+// ServeHTTP answers one request through the route's authorizer and function. Every
+// answer carries Request-Id, the request id API Gateway would give it (the event's
+// requestContext.requestId), and the request is logged once, when the function has
+// logged its own line: method, path, status, duration, key id, error code, request id.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	id := newID()
+	w.Header().Set("Request-Id", id)
 	rec := &statusRecorder{ResponseWriter: w}
-	routeKey := g.serve(rec, r)
-	g.log.Info("request", "method", r.Method, "path", r.URL.Path, "route", routeKey,
-		"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+	lines := g.expect(id)
+	o := g.serve(rec, r, id)
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	took := time.Since(start)
+	method, path := r.Method, r.URL.Path
+	go func() {
+		// The function logs its line before it answers, so it is (nearly) always there.
+		if o.invoked {
+			select {
+			case l := <-lines:
+				o.keyID = first(l.KeyID, o.keyID)
+				o.code = first(l.Code, o.code)
+			case <-time.After(2 * time.Second):
+			}
+		}
+		g.forget(id)
+		g.log.Info("request", "method", method, "path", path, "status", status,
+			"duration_ms", took.Milliseconds(), "key_id", o.keyID, "code", o.code, "request_id", id)
+	}()
 }
 
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// outcome is what serve learnt for the request's log line.
+type outcome struct {
+	invoked     bool // the route's function ran and logs its own line
+	keyID, code string
+}
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, id string) outcome {
 	rt, params := g.match(r.Method, r.URL.EscapedPath())
 	if rt == nil {
 		// HTTP APIs answer 404 both for an unknown path and an unknown method.
 		writeMessage(w, http.StatusNotFound, "Not Found")
-		return ""
+		return outcome{}
 	}
 	key := rt.Key()
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil || len(body) > maxBody {
 		writeMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
-		return key
+		return outcome{}
 	}
 	ev := newEvent(r, key, params, body)
+	ev.RequestContext.RequestID = id
 
+	var o outcome
 	if rt.Authorizer != "" {
-		ok, status := g.authorize(r.Context(), rt, &ev)
+		ok, status, authCtx := g.authorize(r.Context(), rt, &ev)
+		o.keyID, _ = authCtx["key_id"].(string)
+		o.code, _ = authCtx["error"].(string)
 		if !ok {
 			writeMessage(w, status, http.StatusText(status))
-			return key
+			return o
 		}
 	}
 
@@ -107,12 +152,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
 	if !ok {
 		g.log.Error("function not available", "function", rt.Function, "route", key)
 		writeMessage(w, http.StatusBadGateway, "Bad Gateway")
-		return key
+		return o
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
-		return key
+		return o
 	}
 	out, err := fn.Invoke(r.Context(), payload)
 	if err != nil {
@@ -123,10 +168,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
 			status = http.StatusServiceUnavailable
 		}
 		writeMessage(w, status, http.StatusText(status))
-		return key
+		return o
 	}
 	writeResponse(w, out)
-	return key
+	o.invoked = true
+	return o
 }
 
 // newEvent builds the payload 2.0 event API Gateway sends for r.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -60,11 +61,16 @@ func newTestGateway(t *testing.T) (*httptest.Server, *Function, *Function) {
 		{Function: "AppFunction", Method: "POST", Path: "/v1/keys/batch-delete"},
 		{Function: "AppFunction", Method: "POST", Path: "/v1/keys/{id}/rotate"},
 		{Function: "AppFunction", Method: "GET", Path: "/v1/whoami", Authorizer: "KeywardAuth"},
+		{Function: "AppFunction", Method: "GET", Path: "/v1/header-only", Authorizer: "HeaderAuth"},
 		{Function: "MissingFunction", Method: "GET", Path: "/missing"},
 	}
-	auths := map[string]stack.Authorizer{"KeywardAuth": {
-		Name: "KeywardAuth", Function: "AuthorizerFunction", SimpleResponses: true, PayloadFormatVersion: "2.0",
-	}}
+	// KeywardAuth declares no identity source, as template.yaml's; HeaderAuth lists
+	// Authorization, so API Gateway refuses a request without it before the function.
+	auths := map[string]stack.Authorizer{
+		"KeywardAuth": {Name: "KeywardAuth", Function: "AuthorizerFunction", SimpleResponses: true, PayloadFormatVersion: "2.0"},
+		"HeaderAuth": {Name: "HeaderAuth", Function: "AuthorizerFunction", SimpleResponses: true, PayloadFormatVersion: "2.0",
+			IdentitySource: []string{"$request.header.Authorization"}},
+	}
 	g := New(routes, auths, map[string]Invoker{"AppFunction": app, "AuthorizerFunction": auth},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv := httptest.NewServer(g)
@@ -114,16 +120,25 @@ func TestGatewayRoutes(t *testing.T) {
 		{"unknown method", "DELETE", "/v1/keys/batch-delete", "", nil, 404, "", `{"message":"Not Found"}`},
 		{"function error", "GET", "/v1/keys/x", "boom", nil, 500, "", `{"message":"Internal Server Error"}`},
 		{"missing function", "GET", "/missing", "", nil, 502, "", `{"message":"Bad Gateway"}`},
-		{"authorizer: no identity", "GET", "/v1/whoami", "", nil, 401, "", `{"message":"Unauthorized"}`},
+		// No identity source: the authorizer decides every request, with or without a credential.
+		{"authorizer: no credential", "GET", "/v1/whoami", "", nil, 403, "", `{"message":"Forbidden"}`},
 		{"authorizer: refused", "GET", "/v1/whoami", "", map[string]string{"Authorization": "bad"}, 403, "", `{"message":"Forbidden"}`},
 		{"authorizer: allowed", "GET", "/v1/whoami", "", map[string]string{"Authorization": "good"}, 201, "GET /v1/whoami", ""},
 		{"authorizer: x-api-key", "GET", "/v1/whoami", "", map[string]string{"X-API-Key": "good"}, 201, "GET /v1/whoami", ""},
+		// A declared identity source: missing, it is API Gateway's own 401.
+		{"identity source missing", "GET", "/v1/header-only", "", map[string]string{"X-API-Key": "good"}, 401, "", `{"message":"Unauthorized"}`},
+		{"identity source present", "GET", "/v1/header-only", "", map[string]string{"Authorization": "good"}, 201, "GET /v1/header-only", ""},
+		// The raw query string reaches the function untouched, even where it does not decode.
+		{"undecodable query", "GET", "/v1/keys/abc?cursor=%%%garbage&a=1", "", nil, 201, "GET /v1/keys/{id}", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := do(t, tt.method, srv.URL+tt.path, tt.body, tt.header)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, tt.wantStatus, body)
+			}
+			if len(resp.Header.Get("Request-Id")) != 32 {
+				t.Errorf("Request-Id = %q, want the request's id on every answer", resp.Header.Get("Request-Id"))
 			}
 			if tt.wantBody != "" && body != tt.wantBody {
 				t.Errorf("body = %s, want %s", body, tt.wantBody)
@@ -146,6 +161,9 @@ func TestGatewayRoutes(t *testing.T) {
 				ev.RequestContext.RequestID == "" || ev.RequestContext.HTTP.SourceIP != "127.0.0.1" || ev.Body != tt.body {
 				t.Errorf("event = %+v", ev)
 			}
+			if ev.RequestContext.RequestID != resp.Header.Get("Request-Id") {
+				t.Errorf("Request-Id %q, event's requestId %q: want the same", resp.Header.Get("Request-Id"), ev.RequestContext.RequestID)
+			}
 			for k := range ev.Headers {
 				if k != strings.ToLower(k) {
 					t.Errorf("header %q not lower case", k)
@@ -155,6 +173,10 @@ func TestGatewayRoutes(t *testing.T) {
 			case "path parameter":
 				if ev.PathParameters["id"] != "abc" || ev.QueryStringParameters["x"] != "1,2" || ev.RawQueryString != "x=1&x=2" || ev.Headers["x-api-key"] != "k" {
 					t.Errorf("params/query/headers = %v %v %q %v", ev.PathParameters, ev.QueryStringParameters, ev.RawQueryString, ev.Headers)
+				}
+			case "undecodable query":
+				if ev.RawQueryString != "cursor=%%%garbage&a=1" {
+					t.Errorf("rawQueryString = %q, want it untouched", ev.RawQueryString)
 				}
 			case "authorizer: allowed", "authorizer: x-api-key":
 				if a := ev.RequestContext.Authorizer; a == nil || a.Lambda["key_id"] != "k1" {
@@ -234,4 +256,71 @@ func processAlive(pid int) bool {
 		return false
 	}
 	return p.Signal(syscallZero) == nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the gateway's concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestOneLinePerRequest checks the gateway's log: one line per request, carrying the
+// key id and error code from the function's own JSON request line (which is not
+// printed a second time) and the Request-Id the client got; the function's other
+// output passes through; and stopping the processes logs no error.
+func TestOneLinePerRequest(t *testing.T) {
+	var logs, out syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	app := &Function{Name: "AppFunction", Binary: fakeBinary, Env: []string{"PATH=" + os.Getenv("PATH")},
+		Timeout: 5 * time.Second, Log: log}
+	g := New([]stack.Route{{Function: "AppFunction", Method: "GET", Path: "/v1/keys/{id}"}}, nil,
+		map[string]Invoker{"AppFunction": app}, log)
+	app.Stderr = g.FunctionOutput(&out)
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+
+	resp, _ := do(t, "GET", srv.URL+"/v1/keys/abc", "", nil)
+	id := resp.Header.Get("Request-Id")
+	resp404, _ := do(t, "GET", srv.URL+"/nope", "", nil)
+	// The line is written once the function's own line has been read: wait for both.
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(logs.String(), "msg=request") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	app.Close()
+	var lines []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "msg=request") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("request lines:\n%s\nwant 2 (one per request)", logs.String())
+	}
+	for _, want := range []string{"method=GET", "path=/v1/keys/abc", "status=201", "duration_ms=", "key_id=k9", "code=c1", "request_id=" + id} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no %q in the log:\n%s", want, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "status=404") || !strings.Contains(logs.String(), "request_id="+resp404.Header.Get("Request-Id")) {
+		t.Errorf("the gateway's own 404 is not logged with its Request-Id:\n%s", logs.String())
+	}
+	if strings.Contains(out.String(), `"msg":"request"`) {
+		t.Errorf("the function's request line was printed as well:\n%s", out.String())
+	}
+	if strings.Contains(logs.String(), "err=") || strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("a clean stop logged an error:\n%s", logs.String())
+	}
 }

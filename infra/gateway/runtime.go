@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -76,9 +77,10 @@ type process struct {
 	exited  chan struct{}
 	started time.Time
 
-	mu      sync.Mutex
-	current *invocation
-	served  int
+	mu       sync.Mutex
+	current  *invocation
+	served   int
+	stopping atomic.Bool // the gateway ended it: its exit is no error
 }
 
 // Invoke runs the function once with payload and returns its response bytes.
@@ -246,20 +248,26 @@ func (f *Function) start() (*process, error) {
 	}
 	cmd := exec.Command(f.Binary)
 	cmd.Env = append(append([]string{}, f.Env...), "AWS_LAMBDA_RUNTIME_API="+ln.Addr().String())
-	cmd.Stdout, cmd.Stderr = stderr, stderr
+	out := &lineWriter{w: stderr}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		_ = p.srv.Close()
 		return nil, fmt.Errorf("start %s: %w", f.Binary, err)
 	}
 	p.cmd = cmd
-	f.logger().Info("process started", "function", f.Name, "pid", cmd.Process.Pid, "runtime_api", ln.Addr().String())
+	f.logger().Debug("process started", "function", f.Name, "pid", cmd.Process.Pid, "runtime_api", ln.Addr().String())
 	go func() {
 		err := cmd.Wait()
 		close(p.exited)
 		_ = p.srv.Close()
 		f.forget(p)
-		f.logger().Info("process exited", "function", f.Name, "pid", cmd.Process.Pid, "err", err)
+		if p.stopping.Load() {
+			// Stopped here (shutdown, a timeout, a failed init): not an error.
+			f.logger().Debug("process stopped", "function", f.Name, "pid", cmd.Process.Pid)
+			return
+		}
+		f.logger().Warn("process exited", "function", f.Name, "pid", cmd.Process.Pid, "err", err)
 	}()
 	return p, nil
 }
@@ -361,12 +369,14 @@ func (p *process) exitError() error {
 
 // kill ends the process group at once.
 func (p *process) kill() {
+	p.stopping.Store(true)
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 }
 
 // stop sends SIGTERM to the process group, as Lambda does at shutdown, then SIGKILL
 // if it has not exited within 2 s.
 func (p *process) stop() {
+	p.stopping.Store(true)
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-p.exited:

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,6 +27,8 @@ import (
 
 	"github.com/keyward/keyward/infra/gateway"
 	"github.com/keyward/keyward/infra/stack"
+	"github.com/keyward/keyward/pkg/jwks"
+	"github.com/keyward/keyward/pkg/secrets"
 )
 
 // AWSVars are the variables infra/services.sh sets that every function receives.
@@ -163,6 +166,10 @@ func (p *Project) Build(ctx context.Context, fn, dir, goos, goarch string) (stri
 	cmd := exec.CommandContext(ctx, "make", "-s", "--no-print-directory", "build-"+fn,
 		"ARTIFACTS_DIR="+dir, "LAMBDA_GOOS="+goos, "LAMBDA_GOARCH="+goarch)
 	cmd.Dir = p.Root
+	// make and the compilers it starts form one process group, ended together when
+	// ctx is (a stack stopped while it builds leaves no compiler behind).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("make build-%s: %v\n%s", fn, err, strings.TrimSpace(string(out)))
@@ -253,12 +260,22 @@ func (p *Project) CreateTables(ctx context.Context, ddb *dynamodb.Client) error 
 }
 
 // SeedSecrets creates every AWS::SecretsManager::Secret of the template: values[id]
-// if given, else 48 random bytes (base64url), and returns the values it used. A
-// secret that exists already gets the value as its current version.
+// if given, else the template's SecretString, else 48 random bytes (base64url), and
+// returns the values it used. A secret that exists already gets the value as its
+// current version. Then it does what Secrets Manager does at deploy for a
+// RotationSchedule with RotateImmediatelyOnUpdate (moto runs no rotation): a secret
+// that holds no signing key yet gets its first one, here, once, before any function
+// starts, so that no two cold starts race to create it. The values returned are the
+// secrets' current values after that.
 func (p *Project) SeedSecrets(ctx context.Context, sm *secretsmanager.Client, values map[string]string) (map[string]string, error) {
 	used := map[string]string{}
 	for _, id := range p.Template.ResourcesOfType("AWS::SecretsManager::Secret") {
 		value := values[id]
+		if value == "" {
+			if res, err := p.Template.Resource(id); err == nil {
+				value, _ = res.Properties["SecretString"].(string)
+			}
+		}
 		if value == "" {
 			value = RandomString(48)
 		}
@@ -273,7 +290,65 @@ func (p *Project) SeedSecrets(ctx context.Context, sm *secretsmanager.Client, va
 		}
 		used[id] = value
 	}
+	for secret, fn := range p.rotations() {
+		name := p.Refs[secret]
+		if err := p.rotateOnce(ctx, sm, name, fn); err != nil {
+			return nil, fmt.Errorf("first rotation of %s: %w", name, err)
+		}
+		cur, err := secrets.Read(ctx, sm, name, secrets.StageCurrent)
+		if err != nil {
+			return nil, fmt.Errorf("read %s after its first rotation: %w", name, err)
+		}
+		used[secret] = cur.Value
+	}
 	return used, nil
+}
+
+// rotations maps each secret that a RotationSchedule rotates on deploy
+// (RotateImmediatelyOnUpdate) to the logical id of its rotation function.
+func (p *Project) rotations() map[string]string {
+	out := map[string]string{}
+	for _, id := range p.Template.ResourcesOfType("AWS::SecretsManager::RotationSchedule") {
+		res, err := p.Template.Resource(id)
+		if err != nil {
+			continue
+		}
+		if now, _ := res.Properties["RotateImmediatelyOnUpdate"].(bool); !now {
+			continue
+		}
+		secret, _ := mapOf(res.Properties["SecretId"])["Ref"].(string)
+		att, _ := mapOf(res.Properties["RotationLambdaARN"])["Fn::GetAtt"].([]any)
+		if secret == "" || len(att) == 0 {
+			continue
+		}
+		fn, _ := att[0].(string)
+		out[secret] = fn
+	}
+	return out
+}
+
+func mapOf(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// rotateOnce gives the signing-key secret name its first key set, as its rotation
+// function fn would (the same package and the same settings: SIGNING_ALGORITHM and
+// SIGNING_KEY_RETENTION_SECONDS from fn's environment), unless it holds keys already.
+func (p *Project) rotateOnce(ctx context.Context, sm *secretsmanager.Client, name, fn string) error {
+	f, ok := p.Function(fn)
+	if !ok {
+		return fmt.Errorf("no rotation function %s in the template", fn)
+	}
+	r := &jwks.Rotator{SM: sm, SecretID: name, Alg: f.Environment["SIGNING_ALGORITHM"], Now: time.Now}
+	if s := f.Environment["SIGNING_KEY_RETENTION_SECONDS"]; s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("%s: SIGNING_KEY_RETENTION_SECONDS %q: %w", fn, s, err)
+		}
+		r.Retention = time.Duration(n) * time.Second
+	}
+	return r.EnsureInitialized(ctx, name)
 }
 
 // NewRootKey returns a fresh local root credential.

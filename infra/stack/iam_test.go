@@ -2,10 +2,7 @@ package stack
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -254,25 +251,7 @@ func TestFunctionGrantsParse(t *testing.T) {
 // Policies, plus the two managed policies SAM always adds, and that the only other role
 // is the scheduler's, which may invoke the sweeper and nothing else.
 func TestTranslatedRoles(t *testing.T) {
-	if err := exec.Command("python3", "-c", "import samtranslator").Run(); err != nil {
-		if os.Getenv("KEYWARD_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("python3 cannot import samtranslator (make test requires it): %v", err)
-		}
-		t.Skip("aws-sam-translator is not installed (pip install aws-sam-translator)")
-	}
-	tmpl := loadRepoTemplate(t)
-	root := filepath.Dir(tmpl.Path)
-	cmd := exec.Command("python3", filepath.Join(root, "infra", "sam-translate.py"), tmpl.Path)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("sam translate: %v\n%s", err, stderr.String())
-	}
-	translated, err := Parse(out)
-	if err != nil {
-		t.Fatalf("parse the translation: %v", err)
-	}
+	translated := translation(t)
 	roleOf := map[string]string{} // function -> role
 	for _, r := range translated.Resources() {
 		if r.Type == "AWS::Lambda::Function" {

@@ -1,6 +1,11 @@
 // Package httpapi is the one place where Keyward's HTTP API turns results and errors
 // into API Gateway payload 2.0 responses, and where request input is read strictly.
 //
+// Router.Serve answers every request with Request-Id, API Gateway's request id
+// (requestContext.requestId), and logs it once as JSON: route, status, key_id (the
+// key the credential named, see NoteKeyID), code (the error code, "" on success)
+// and request_id, the same id the caller got.
+//
 // Management errors are RFC 9457 problem details with a stable snake_case code; a
 // handler returns an *Error for anything the caller did wrong and a plain error for
 // anything that failed inside. Invariant: a 5xx body is always the same generic

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -130,16 +131,85 @@ func (r *Router) Handle(routeKey string, h Handler) {
 }
 
 // Serve answers req: it never returns an error to Lambda, so every failure is an
-// HTTP answer and never a Lambda retry or a gateway 502.
+// HTTP answer and never a Lambda retry or a gateway 502. Every answer carries
+// Request-Id (API Gateway's request id), and each request is logged once, with that
+// id, the key id the credential named (NoteKeyID) and the error code.
 func (r *Router) Serve(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	h, ok := r.routes[req.RouteKey]
-	if !ok {
-		return Problem(ctx, r.Log, Errorf(http.StatusNotFound, "no_route", "No route %s.", req.RouteKey)), nil
+	note := &requestNote{}
+	ctx = context.WithValue(ctx, noteKey{}, note)
+	var resp events.APIGatewayV2HTTPResponse
+	code := ""
+	if h, ok := r.routes[req.RouteKey]; !ok {
+		resp, code = Problem(ctx, r.Log, Errorf(http.StatusNotFound, "no_route", "No route %s.", req.RouteKey)), "no_route"
+	} else {
+		var err error
+		resp, err = h(ctx, &req)
+		if err != nil {
+			resp, code = Problem(ctx, r.Log, err), errorCode(err)
+		} else if resp.StatusCode >= 400 {
+			code = bodyCode(resp.Body)
+		}
 	}
-	resp, err := h(ctx, &req)
-	if err != nil {
-		resp = Problem(ctx, r.Log, err)
+	id := req.RequestContext.RequestID
+	if id != "" {
+		if resp.Headers == nil {
+			resp.Headers = map[string]string{}
+		}
+		resp.Headers["Request-Id"] = id
 	}
-	r.Log.InfoContext(ctx, "request", "route", req.RouteKey, "status", resp.StatusCode, "request_id", req.RequestContext.RequestID)
+	r.Log.InfoContext(ctx, "request", "route", req.RouteKey, "status", resp.StatusCode,
+		"key_id", note.keyID(), "code", code, "request_id", id)
 	return resp, nil
+}
+
+// errorCode is the code Problem answers for err.
+func errorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return "internal_error"
+}
+
+// bodyCode is the code of a problem (or OAuth error) body a handler answered itself.
+func bodyCode(body string) string {
+	var b struct {
+		Code  string `json:"code"`
+		Error string `json:"error"`
+	}
+	if json.Unmarshal([]byte(body), &b) != nil {
+		return ""
+	}
+	if b.Code != "" {
+		return b.Code
+	}
+	return b.Error
+}
+
+type noteKey struct{}
+
+// requestNote is what a request's handling tells its log line.
+type requestNote struct {
+	mu  sync.Mutex
+	key string
+}
+
+func (n *requestNote) keyID() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.key
+}
+
+// NoteKeyID records, for the request's log line, the id of the key its credential
+// names; the first one noted stays. Outside Router.Serve it does nothing.
+func NoteKeyID(ctx context.Context, id string) {
+	n, ok := ctx.Value(noteKey{}).(*requestNote)
+	if !ok || id == "" {
+		return
+	}
+	n.mu.Lock()
+	if n.key == "" {
+		n.key = id
+	}
+	n.mu.Unlock()
 }

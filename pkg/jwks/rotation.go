@@ -230,7 +230,8 @@ const InitialToken = "keyward-initial-signing-key-00000000000000"
 
 // EnsureInitialized gives an empty or placeholder secret its first key set. In AWS the
 // RotationSchedule's RotateImmediatelyOnUpdate does this at deploy; the local stack,
-// whose Secrets Manager does not rotate, calls it at a cold start.
+// whose Secrets Manager does not rotate, calls it once as it seeds the secrets, before
+// any function starts.
 func (r *Rotator) EnsureInitialized(ctx context.Context, secretID string) error {
 	cur, err := secrets.Read(ctx, r.SM, secretID, secrets.StageCurrent)
 	if err != nil && !errors.Is(err, secrets.ErrNoVersion) {

@@ -13,4 +13,7 @@
 //     and the root credential is not recognised (no read access to it is needed). A
 //     function that must accept it (the management API) checks Deps.Root itself.
 //   - Booleans are strict: "true", "false" or unset; anything else is an error.
+//   - Each key the Verifier reads for a credential is noted for the request's log
+//     line (httpapi.NoteKeyID): a key id is logged once its API key's checksum held or
+//     its access token's signature verified, never from a string nothing checked.
 package service

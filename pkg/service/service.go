@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/jwks"
 	"github.com/keyward/keyward/pkg/lockout"
 	"github.com/keyward/keyward/pkg/secrets"
@@ -251,7 +252,7 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	d := &Deps{
 		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Guard: guard,
-		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: st, Peppers: peppers, Guard: guard,
+		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: notingKeys{st}, Peppers: peppers, Guard: guard,
 			Usage: usage.New(ddb, cfg.Table, st), Log: log, Now: time.Now},
 		Log: log,
 	}
@@ -266,4 +267,13 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 		d.Verifier.Tokens = d.Tokens
 	}
 	return d
+}
+
+// notingKeys is the Verifier's key reader: each key a credential names is noted for
+// the request's log line (httpapi.NoteKeyID) as it is read.
+type notingKeys struct{ auth.KeyReader }
+
+func (k notingKeys) GetKey(ctx context.Context, id string) (*store.Key, error) {
+	httpapi.NoteKeyID(ctx, id)
+	return k.KeyReader.GetKey(ctx, id)
 }

@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -43,7 +46,9 @@ func main() {
 	}
 	var ex exitError
 	if errors.As(err, &ex) {
-		fmt.Fprintln(os.Stderr, "keyward: "+ex.msg)
+		if ex.msg != "" {
+			fmt.Fprintln(os.Stderr, "keyward: "+ex.msg)
+		}
 		os.Exit(ex.code)
 	}
 	if err != nil {
@@ -61,24 +66,129 @@ type exitError struct {
 func (e exitError) Error() string { return e.msg }
 
 func serve(ctx context.Context, log *slog.Logger) error {
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
-		return errors.New("the local services are not running: use make local (infra/services.sh starts them)")
-	}
 	p, err := localstack.Load(".")
 	if err != nil {
 		return err
 	}
-	// Listen first, before .local/ is touched: a busy port leaves a running stack's
-	// files alone. The address is the functions' issuer (ISSUER), never a Host header.
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "3000"
+	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
+		// make local: take the port first, then start the services around this same
+		// program, which inherits the listener.
+		return withServices(ctx, p)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	ln, err := listener()
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	defer ln.Close()
+	return serveOn(ctx, log, p, ln)
+}
+
+// portEnv is $PORT, 3000 by default.
+func portEnv() string {
+	if port := os.Getenv("PORT"); port != "" {
+		return port
+	}
+	return "3000"
+}
+
+// listen takes 127.0.0.1:$PORT, or fails in one line naming the port.
+func listen() (net.Listener, error) {
+	port := portEnv()
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, exitError{1, fmt.Sprintf("port %s is in use (another make local?): stop it, or run make local PORT=<another port>; .local/ was left as it was", port)}
+		}
+		return nil, exitError{1, fmt.Sprintf("cannot listen on 127.0.0.1:%s: %v", port, err)}
+	}
+	return ln, nil
+}
+
+// listenFD is the variable naming the inherited listener's file descriptor.
+const listenFD = "KEYWARD_LISTEN_FD"
+
+// listener is the socket withServices passed down, or a new one when this program
+// runs under infra/services.sh directly.
+func listener() (net.Listener, error) {
+	v := os.Getenv(listenFD)
+	if v == "" {
+		return listen()
+	}
+	fd, err := strconv.Atoi(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q: %w", listenFD, v, err)
+	}
+	f := os.NewFile(uintptr(fd), "listener")
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("inherited listener (%s=%d): %w", listenFD, fd, err)
+	}
+	return ln, nil
+}
+
+// withServices listens on the port, then runs infra/services.sh with this program
+// as its command, the listener as file descriptor 3, and waits for it. A busy port
+// fails here, at once, before any service starts and before .local/ is touched. A
+// signal is passed on as SIGTERM; services.sh stops everything it started.
+func withServices(ctx context.Context, p *localstack.Project) error {
+	ln, err := listen()
+	if err != nil {
+		return err
+	}
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close() // f is a duplicate: the port stays taken
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(p.Root, "infra", "services.sh"), self, "serve")
+	cmd.Env = append(os.Environ(), listenFD+"=3")
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = servicesAttr()
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return err
+	}
+	f.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+		return nil // stopped as asked: services.sh has stopped the rest
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return exitError{ee.ExitCode(), ""}
+	}
+	return err
+}
+
+// state is .local/stack.json: how `make sweep` and the walkthrough find the stack
+// that is running, and whether it still is (pid).
+type state struct {
+	BaseURL string            `json:"base_url"`
+	Port    int               `json:"port"`
+	PID     int               `json:"pid"`
+	Issuer  string            `json:"issuer"`
+	Env     map[string]string `json:"env"`
+}
+
+// phase logs one startup phase and how long it took.
+func phase(log *slog.Logger, name string, start time.Time) {
+	log.Info("phase", "name", name, "took", time.Since(start).Round(time.Millisecond))
+}
+
+func serveOn(ctx context.Context, log *slog.Logger, p *localstack.Project, ln net.Listener) error {
+	began := time.Now()
+	// The address is the functions' issuer (ISSUER), never a Host header.
 	base := "http://" + ln.Addr().String()
 	if err := p.SetParameter("Issuer", base); err != nil {
 		return err
@@ -91,22 +201,17 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
+	t := time.Now()
 	if err := p.CreateTables(ctx, dynamodb.NewFromConfig(cfg)); err != nil {
-		return err
+		return quiet(ctx, err)
 	}
+	phase(log, "tables", t)
+	t = time.Now()
 	rootKey, err := seedSecrets(ctx, p, secretsmanager.NewFromConfig(cfg))
 	if err != nil {
-		return err
+		return quiet(ctx, err)
 	}
-	if err := os.WriteFile(p.Path("root-key"), []byte(rootKey+"\n"), 0o600); err != nil {
-		return err
-	}
-	state, _ := json.MarshalIndent(map[string]any{"env": awsEnv, "issuer": base}, "", "  ")
-	if err := os.WriteFile(p.Path("stack.json"), state, 0o600); err != nil {
-		return err
-	}
-	defer os.Remove(p.Path("stack.json"))
-
+	phase(log, "secrets and first signing key", t)
 
 	invokers := map[string]gateway.Invoker{}
 	var running []*gateway.Function
@@ -115,8 +220,12 @@ func serve(ctx context.Context, log *slog.Logger) error {
 			f.Close()
 		}
 	}()
+	t = time.Now()
 	for _, fn := range p.Functions {
 		bin, err := p.BuildHost(ctx, fn.LogicalID)
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
 			log.Warn("function not built; its routes answer 502", "function", fn.LogicalID, "err", err)
 			continue
@@ -125,17 +234,42 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		invokers[fn.LogicalID] = f
 		running = append(running, f)
 	}
+	phase(log, fmt.Sprintf("build %d bootstraps", len(running)), t)
 	var routes []stack.Route
 	for _, fn := range p.Functions {
 		routes = append(routes, fn.Routes...)
 	}
 	g := gateway.New(routes, p.Template.Authorizers(), invokers, log)
+	for _, f := range running {
+		f.Stderr = g.FunctionOutput(os.Stderr)
+	}
+
+	// Ready means every function can do its job: probe each through the gateway, in
+	// parallel, before anything is served (clients that connect meanwhile wait).
+	t = time.Now()
+	if err := probe(ctx, g, routes, rootKey); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	phase(log, "functions ready", t)
+
+	if err := os.WriteFile(p.Path("root-key"), []byte(rootKey+"\n"), 0o600); err != nil {
+		return err
+	}
+	data, _ := json.MarshalIndent(state{BaseURL: base, Port: ln.Addr().(*net.TCPAddr).Port, PID: os.Getpid(),
+		Issuer: base, Env: awsEnv}, "", "  ")
+	if err := os.WriteFile(p.Path("stack.json"), data, 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(p.Path("stack.json"))
 
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(os.Stderr, "keyward: root credential (also in .local/root-key): %s\n", rootKey)
-	go waitReady(ctx, base, routes, log)
+	fmt.Fprintf(os.Stderr, "keyward: root credential (also in %s): %s\n", p.Path("root-key"), rootKey)
+	log.Info("ready", "url", base, "took", time.Since(began).Round(time.Millisecond))
 
 	select {
 	case <-ctx.Done():
@@ -148,29 +282,86 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	return srv.Shutdown(shutdown)
 }
 
-// waitReady logs "ready" once the discovery document answers 200, or at once when
-// the template has no such route yet.
-func waitReady(ctx context.Context, base string, routes []stack.Route, log *slog.Logger) {
-	const discovery = "/.well-known/openid-configuration"
-	served := false
+// quiet is err, or nil when it only reports that the stack was stopped meanwhile.
+func quiet(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// A readiness probe: one request through the gateway and what its answer must be.
+type readiness struct {
+	function, method, path string
+	root                   bool // send the root credential
+	status                 int
+	check                  func(body []byte) error
+}
+
+// probes are what each function must answer before the stack is ready: the keys
+// function lists keys (it reaches the table and the secrets), the token function
+// publishes its signing keys (it read the key set it signs with) and its discovery
+// document, and the authorizer refuses a request without a credential (403, not 500:
+// it read its route table and decided).
+var probes = []readiness{
+	{function: "KeysFunction", method: "GET", path: "/v1/keys", root: true, status: 200},
+	{function: "TokenFunction", method: "GET", path: "/.well-known/jwks.json", status: 200, check: func(body []byte) error {
+		var set struct {
+			Keys []json.RawMessage `json:"keys"`
+		}
+		if err := json.Unmarshal(body, &set); err != nil || len(set.Keys) == 0 {
+			return fmt.Errorf("no signing key published (%v)", err)
+		}
+		return nil
+	}},
+	{function: "TokenFunction", method: "GET", path: "/.well-known/openid-configuration", status: 200},
+	{function: "AuthorizerFunction", method: "GET", path: "/v1/whoami", status: 403},
+}
+
+// probe runs every probe whose route the template has, in parallel, and returns the
+// first failure, naming the function, the request and its answer.
+func probe(ctx context.Context, g http.Handler, routes []stack.Route, rootKey string) error {
+	has := map[string]bool{}
 	for _, r := range routes {
-		served = served || r.Path == discovery
+		has[r.Key()] = true
 	}
-	for served {
-		resp, err := http.Get(base + discovery)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
+	errs := make(chan error, len(probes))
+	n := 0
+	for _, pr := range probes {
+		if !has[pr.method+" "+pr.path] {
+			continue
+		}
+		n++
+		go func() {
+			req := httptest.NewRequestWithContext(ctx, pr.method, pr.path, nil)
+			req.RemoteAddr = "127.0.0.1:1"
+			if pr.root {
+				req.Header.Set("Authorization", "Bearer "+rootKey)
 			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(200 * time.Millisecond):
+			rec := httptest.NewRecorder()
+			g.ServeHTTP(rec, req)
+			body := rec.Body.Bytes()
+			switch {
+			case rec.Code != pr.status:
+				errs <- fmt.Errorf("not ready: %s: %s %s answered %d, want %d: %.300s", pr.function, pr.method, pr.path, rec.Code, pr.status, body)
+			case pr.check != nil:
+				if err := pr.check(body); err != nil {
+					errs <- fmt.Errorf("not ready: %s: %s %s: %v", pr.function, pr.method, pr.path, err)
+					return
+				}
+				errs <- nil
+			default:
+				errs <- nil
+			}
+		}()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
-	log.Info("ready", "url", base)
+	return first
 }
 
 func sweep(ctx context.Context, log *slog.Logger) error {
@@ -186,15 +377,15 @@ func sweep(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return exitError{1, "the local stack is not running: start it with make local"}
 	}
-	var state struct {
-		Env    map[string]string `json:"env"`
-		Issuer string            `json:"issuer"`
+	var st state
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("%s: %w", p.Path("stack.json"), err)
 	}
-	if err := json.Unmarshal(data, &state); err != nil {
-		return fmt.Errorf(".local/stack.json: %w", err)
+	if st.PID <= 0 || syscall.Kill(st.PID, 0) != nil {
+		return exitError{1, fmt.Sprintf("the local stack of %s is not running (pid %d is gone): start it with make local", p.Path("stack.json"), st.PID)}
 	}
 	// The same function configuration as the running stack's, issuer included.
-	if err := p.SetParameter("Issuer", state.Issuer); err != nil {
+	if err := p.SetParameter("Issuer", st.Issuer); err != nil {
 		return err
 	}
 	if fn, ok = p.Function("SweeperFunction"); !ok {
@@ -208,7 +399,7 @@ func sweep(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	f := p.NewFunction(fn, bin, state.Env, log)
+	f := p.NewFunction(fn, bin, st.Env, log)
 	defer f.Close()
 	out, err := f.Invoke(ctx, event)
 	if err != nil {

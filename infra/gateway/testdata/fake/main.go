@@ -1,12 +1,15 @@
 // Command fake is a tiny Lambda function for the gateway's tests. As an authorizer
-// (type REQUEST) it allows the identity "good"; as a route it echoes the event, its
-// pid and its environment's FAKE_NAME, and fails when the body is "boom".
+// (type REQUEST) it allows the identity "good" (its identity source, or with none the
+// Authorization or X-API-Key header); as a route it echoes the event, its pid and its
+// environment's FAKE_NAME, logs a JSON request line as package httpapi's Router does
+// (key id k9, code c1), and fails when the body is "boom".
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -23,11 +26,16 @@ func handle(_ context.Context, raw json.RawMessage) (any, error) {
 		if err := json.Unmarshal(raw, &req); err != nil {
 			return nil, err
 		}
-		ok := len(req.IdentitySource) == 1 && req.IdentitySource[0] == "good"
-		return events.APIGatewayV2CustomAuthorizerSimpleResponse{
-			IsAuthorized: ok,
-			Context:      map[string]any{"key_id": "k1", "auth": "api_key"},
-		}, nil
+		identity := req.IdentitySource
+		if len(identity) == 0 {
+			identity = []string{req.Headers["authorization"] + req.Headers["x-api-key"]}
+		}
+		ok := len(identity) == 1 && identity[0] == "good"
+		ctx := map[string]any{"key_id": "k1", "auth": "api_key"}
+		if !ok {
+			ctx = map[string]any{"error": "invalid_credential"}
+		}
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: ok, Context: ctx}, nil
 	}
 	var ev events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(raw, &ev); err != nil {
@@ -36,6 +44,9 @@ func handle(_ context.Context, raw json.RawMessage) (any, error) {
 	if ev.Body == "boom" {
 		return nil, errors.New("boom")
 	}
+	line, _ := json.Marshal(map[string]any{"level": "INFO", "msg": "request", "route": ev.RouteKey, "status": 201,
+		"key_id": "k9", "code": "c1", "request_id": ev.RequestContext.RequestID})
+	fmt.Println(string(line))
 	body, _ := json.Marshal(map[string]any{"event": ev, "pid": os.Getpid(), "name": os.Getenv("FAKE_NAME")})
 	return events.APIGatewayV2HTTPResponse{
 		StatusCode:        201,
