@@ -193,6 +193,28 @@ func SelfTest(set *Set) error {
 
 // finish moves AWSCURRENT to the pending version.
 func (r *Rotator) finish(ctx context.Context, e RotationEvent, versions map[string][]string) error {
+	// A stage move that names a version which no longer holds AWSCURRENT (a concurrent
+	// step, or a describe that lagged) is refused; read the stages again and retry,
+	// as Secrets Manager would retry the step.
+	for attempt := 1; ; attempt++ {
+		err := r.moveCurrent(ctx, e, versions)
+		var ipe *smtypes.InvalidParameterException
+		if err == nil || !errors.As(err, &ipe) || attempt == 3 {
+			return err
+		}
+		desc, derr := r.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(e.SecretID)})
+		if derr != nil {
+			return fmt.Errorf("rotation: describe %s: %w", e.SecretID, derr)
+		}
+		if has(desc.VersionIdsToStages[e.ClientRequestToken], secrets.StageCurrent) {
+			return nil
+		}
+		versions = desc.VersionIdsToStages
+	}
+}
+
+// moveCurrent moves AWSCURRENT to the request's version from the one holding it.
+func (r *Rotator) moveCurrent(ctx context.Context, e RotationEvent, versions map[string][]string) error {
 	var current string
 	for id, stages := range versions {
 		if has(stages, secrets.StageCurrent) {
