@@ -1,5 +1,7 @@
 // Package client is a thin, hand-written Go client for Keyward's HTTP API: the
 // management routes, whoami and the OAuth 2.0 routes, with typed requests and answers.
+// Every operation of openapi.yaml has a method (a test holds them to each other); the
+// verify and usage routes of the contract are not deployed yet, so not here either.
 //
 // Invariants:
 //   - Every failed call returns an *Error carrying the HTTP status and the API's stable
