@@ -182,6 +182,20 @@ func (a *app) rootCmd() *cobra.Command {
 	root.AddCommand(a.loginCmd(), a.profilesCmd(), a.keysCmd(), a.eventsCmd(), a.auditCmd(), a.tokenCmd(), a.whoamiCmd())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
+	// Every command's --help ends with the exit codes.
+	var withCodes func(c *cobra.Command)
+	withCodes = func(c *cobra.Command) {
+		if c != root && c.Runnable() {
+			long := c.Long
+			if long == "" {
+				long = c.Short
+			}
+			c.Long = long + "\n\n" + exitCodesHelp
+		}
+		for _, sub := range c.Commands() {
+			withCodes(sub)
+		}
+	}
 	for _, c := range root.Commands() {
 		switch c.Name() {
 		case "help":
@@ -194,6 +208,7 @@ func (a *app) rootCmd() *cobra.Command {
 			}
 		}
 	}
+	withCodes(root)
 	return root
 }
 

@@ -232,6 +232,9 @@ func TestEveryHelpHasAnExample(t *testing.T) {
 		if c.Example == "" && !c.Hidden {
 			t.Errorf("%s has no example", c.CommandPath())
 		}
+		if c.Runnable() && !c.Hidden && !strings.Contains(c.Long, "5  unauthorized") {
+			t.Errorf("%s --help does not document the exit codes", c.CommandPath())
+		}
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}
