@@ -76,7 +76,7 @@ func usagef(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
 }
 
-// exitError carries an exit code chosen by a command (e.g. a batch delete with ids
+// codedError carries an exit code chosen by a command (e.g. a batch delete with ids
 // left alone) with its message, which may be empty.
 type codedError struct {
 	code int
