@@ -9,6 +9,7 @@
 #   make sweep   run SweeperFunction once against the running local stack
 #   make lint    gofmt, go vet, staticcheck (pinned in go.mod), cfn-lint, the SAM translation
 #   make bench   benchmarks under the local services
+#   make cli     the keyward command-line client, into .local/bin/keyward
 #   make fuzz    every fuzz target for FUZZTIME (default 60s) each, one after another
 #   make deploy  sam build && sam deploy
 #   make clean   remove .local (local state, builds, the venv) and .aws-sam
@@ -165,6 +166,14 @@ sweep: deps $(LOCAL_BIN)/keyward-local
 	$(LOCAL_BIN)/keyward-local sweep
 
 FORCE:
+
+## --- the keyward CLI -------------------------------------------------------------------
+
+.PHONY: cli
+# The command-line client (cmd/keyward), built as `go install ./cmd/keyward` would.
+cli: prereqs-go
+	@mkdir -p $(LOCAL_BIN)
+	$(GO) build -trimpath -ldflags='-s -w' -o $(LOCAL_BIN)/keyward ./cmd/keyward
 
 ## --- sam build targets, keyed by the template's LogicalId ------------------------------
 

@@ -415,6 +415,7 @@ func TestLocalStack(t *testing.T) {
 	if total, parts := stackRSS(s); total > 0 {
 		t.Logf("the stack's RSS after the walkthrough: %d MB (%s)", total>>10, parts)
 	}
+	t.Run("cli", func(t *testing.T) { testCLI(t, s) })
 	t.Run("curl-token-script", func(t *testing.T) { testTokenScript(t, s) })
 	t.Run("sweep", func(t *testing.T) { testSweep(t, s) })
 
@@ -622,6 +623,11 @@ func testWalkthrough(t testing.TB, s *localStack) {
 
 // walkthrough returns the ```sh block that follows the `<!-- walkthrough: ... -->` line.
 func walkthrough(t testing.TB, readme string) string {
+	return markedBlock(t, readme, "<!-- walkthrough:")
+}
+
+// markedBlock returns the ```sh block that follows the line starting with marker.
+func markedBlock(t testing.TB, readme, marker string) string {
 	f, err := os.Open(readme)
 	if err != nil {
 		t.Fatal(err)
@@ -633,19 +639,19 @@ func walkthrough(t testing.TB, readme string) string {
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
-		case state == 0 && strings.HasPrefix(line, "<!-- walkthrough:"):
+		case state == 0 && strings.HasPrefix(line, marker):
 			state = 1
 		case state == 1 && strings.TrimSpace(line) == "```sh":
 			state = 2
 		case state == 1 && strings.TrimSpace(line) != "":
-			t.Fatalf("README.md: the walkthrough marker is not followed by a ```sh block")
+			t.Fatalf("README.md: the %s marker is not followed by a ```sh block", marker)
 		case state == 2 && strings.TrimSpace(line) == "```":
 			return b.String()
 		case state == 2:
 			b.WriteString(line + "\n")
 		}
 	}
-	t.Fatalf("README.md: no ```sh block after a <!-- walkthrough: ... --> line")
+	t.Fatalf("README.md: no ```sh block after a %s ... --> line", marker)
 	return ""
 }
 
