@@ -250,6 +250,24 @@ func TestTokenDiesWithRotationWithinBound(t *testing.T) {
 	h := newHarness(t)
 	sign, _ := realSigner(t, h)
 	id, _ := h.newKey([]string{"orders:read"}, nil)
+	old := rotateBehindTheAuthorizer(t, h, sign, id)
+	rotated := h.clock.Now()
+	for h.call(old).allowed {
+		if h.clock.Now().Sub(rotated) >= authorizer.MaxKeyCacheTTL {
+			t.Fatalf("token of a rotated-away secret still accepted %v after a grace-0 rotation", h.clock.Now().Sub(rotated))
+		}
+		h.clock.Advance(250 * time.Millisecond)
+	}
+	if v := h.call(fixture(t, "authorizer-http", sign(issuer, id, 2))); !v.allowed {
+		t.Fatalf("token of the new secret refused: %+v", v)
+	}
+}
+
+// rotateBehindTheAuthorizer has the authorizer accept (and cache) a token of key id's
+// first secret, then rotates the key with grace 0 in the store, as the management API
+// does; it returns that token's event.
+func rotateBehindTheAuthorizer(t *testing.T, h *harness, sign func(string, string, int64) string, id string) []byte {
+	t.Helper()
 	old := fixture(t, "authorizer-http", sign(issuer, id, 1))
 	if v := h.call(old); !v.allowed {
 		t.Fatalf("fresh token refused: %+v", v)
@@ -265,16 +283,7 @@ func TestTokenDiesWithRotationWithinBound(t *testing.T) {
 	if err := h.deps.Store.UpdateKey(ctx, k, &store.Event{Time: h.clock.Now(), Type: store.EventKeyRotated, KeyID: id, Actor: "root"}); err != nil {
 		t.Fatal(err)
 	}
-	rotated := h.clock.Now()
-	for h.call(old).allowed {
-		if h.clock.Now().Sub(rotated) >= authorizer.MaxKeyCacheTTL {
-			t.Fatalf("token of a rotated-away secret still accepted %v after a grace-0 rotation", h.clock.Now().Sub(rotated))
-		}
-		h.clock.Advance(250 * time.Millisecond)
-	}
-	if v := h.call(fixture(t, "authorizer-http", sign(issuer, id, 2))); !v.allowed {
-		t.Fatalf("token of the new secret refused: %+v", v)
-	}
+	return old
 }
 
 // apikeySecret returns a new secret of version n for key id, and its stored form.
@@ -296,21 +305,7 @@ func TestNewSecretTokenNotHeldBackByCache(t *testing.T) {
 	h := newHarness(t)
 	sign, _ := realSigner(t, h)
 	id, _ := h.newKey([]string{"orders:read"}, nil)
-	old := fixture(t, "authorizer-http", sign(issuer, id, 1))
-	if v := h.call(old); !v.allowed {
-		t.Fatalf("fresh token refused: %+v", v)
-	}
-	ctx := context.Background()
-	k, err := h.deps.Store.GetKey(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sec := apikeySecret(t, h, id, 2)
-	k.Version++
-	k.Secret, k.Previous = sec, nil
-	if err := h.deps.Store.UpdateKey(ctx, k, &store.Event{Time: h.clock.Now(), Type: store.EventKeyRotated, KeyID: id, Actor: "root"}); err != nil {
-		t.Fatal(err)
-	}
+	old := rotateBehindTheAuthorizer(t, h, sign, id)
 	fresh := fixture(t, "authorizer-http", sign(issuer, id, 2))
 	reads := h.db.gets.Load()
 	for _, kind := range kinds {
