@@ -86,19 +86,7 @@ func (d *Dynamo) SetSchedule(ctx context.Context, id string, version int64, s Sc
 	u := s.apply(expression.UpdateBuilder{}, id)
 	cond := expression.AttributeExists(expression.Name("pk")).
 		And(expression.Name("version").Equal(expression.Value(version)))
-	expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(cond).Build()
-	if err != nil {
-		return fmt.Errorf("build schedule update: %w", err)
-	}
-	_, err = d.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           &d.table,
-		Key:                                 keyPrimary(id),
-		UpdateExpression:                    expr.Update(),
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	err := d.updateKeyItem(ctx, id, u, cond)
 	if err == nil {
 		return nil
 	}
@@ -110,6 +98,25 @@ func (d *Dynamo) SetSchedule(ctx context.Context, id string, version int64, s Sc
 		return ErrConflict
 	}
 	return fmt.Errorf("set schedule of %s: %w", id, err)
+}
+
+// updateKeyItem applies u to key id's item under c, in one conditional UpdateItem
+// that returns the item as it is when c fails (in the ConditionalCheckFailedException).
+func (d *Dynamo) updateKeyItem(ctx context.Context, id string, u expression.UpdateBuilder, c expression.ConditionBuilder) error {
+	expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(c).Build()
+	if err != nil {
+		return fmt.Errorf("build update of %s: %w", id, err)
+	}
+	_, err = d.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           &d.table,
+		Key:                                 keyPrimary(id),
+		UpdateExpression:                    expr.Update(),
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	return err
 }
 
 // KeyCondition returns the condition that key id is stored at version and not revoked,

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -100,19 +99,7 @@ var (
 // updateLocks applies u to key id's item under c. When c fails on an existing item it
 // returns that item as it is now, with errLocksChanged.
 func (d *Dynamo) updateLocks(ctx context.Context, id string, u expression.UpdateBuilder, c expression.ConditionBuilder) (*Key, error) {
-	expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(c).Build()
-	if err != nil {
-		return nil, fmt.Errorf("build lock update: %w", err)
-	}
-	_, err = d.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           &d.table,
-		Key:                                 keyPrimary(id),
-		UpdateExpression:                    expr.Update(),
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	err := d.updateKeyItem(ctx, id, u, c)
 	var ccf *types.ConditionalCheckFailedException
 	var tcx *types.TransactionConflictException
 	switch {
