@@ -92,7 +92,7 @@ const eventsJSON = `{"items":[` +
 
 // TestTables holds the table output of each command to its golden file.
 func TestTables(t *testing.T) {
-	secret := "kw_live_" + strings.Repeat("s", 66) // not a valid key: the fake never checks
+	secret := "kw_live_EXAMPLE-not-a-real-key" // not a valid key: the fake never checks
 	_, base := newFake(t, map[string]canned{
 		"GET /v1/keys/abcdefghijklmnop":          {200, keyJSON},
 		"GET /v1/keys?owner=alice%40example.com": {200, `{"items":[` + keyJSON + `,` + key2JSON + `],"next_cursor":null}`},
