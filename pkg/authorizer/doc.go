@@ -28,7 +28,9 @@
 //     Gateway Response can map it). API Gateway cannot answer 429 from a Lambda
 //     authorizer; the management API can.
 //   - infrastructure failure: the error ErrUnavailable (500), never an Allow. An error
-//     is not cached by API Gateway, a Deny would be.
+//     is not cached by API Gateway, a Deny would be. So is an event that does not
+//     decode: it is refused before the fast decoder unless it is one JSON object, and
+//     a decoder panic is an error, never a crash.
 //   - context: key_id, owner, scopes (space-separated), auth (api_key, access_token,
 //     root), all strings.
 //

@@ -78,7 +78,7 @@ var errMalformedEvent = errors.New("authorizer: decode event: not one JSON objec
 // parseEvent decodes raw and tells which kind of event it is.
 //
 // go-json trusts its input more than encoding/json: on a document that ends inside
-// a key's escape (`{"\`) it reads past the buffer and panics (go-json issue 604,
+// a key's escape (`{"\`) it reads past the buffer and panics (a known go-json bug,
 // found by FuzzParseEvent). API Gateway only sends whole JSON objects, so anything
 // that does not end with '}' is refused before go-json sees it, which rules that
 // case out at O(1) cost; and a panic inside the decoder is an error, so the
