@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/httpapi"
@@ -207,29 +206,20 @@ func Load(ctx context.Context) (*Deps, error) {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
 	if cfg.Issuer == "" && cfg.IssuerParameter != "" {
-		if cfg.Issuer, err = ReadIssuer(ctx, ssm.NewFromConfig(awsCfg), cfg.IssuerParameter); err != nil {
+		if cfg.Issuer, err = ReadIssuer(ctx, newSSMParameters(awsCfg), cfg.IssuerParameter); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 	}
 	return Build(cfg, awsCfg), nil
 }
 
-// ParameterReader is the part of the SSM client ReadIssuer uses.
-type ParameterReader interface {
-	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
-}
-
 // ReadIssuer returns the issuer kept in the SSM parameter name: an absolute http(s)
 // URL, without a trailing slash. Anything else is an error, so that a function never
 // starts with an issuer no token could match.
 func ReadIssuer(ctx context.Context, api ParameterReader, name string) (string, error) {
-	out, err := api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	v, err := api.GetParameter(ctx, name)
 	if err != nil {
 		return "", fmt.Errorf("read issuer parameter %s: %w", name, err)
-	}
-	v := ""
-	if out.Parameter != nil {
-		v = aws.ToString(out.Parameter.Value)
 	}
 	iss, err := Issuer(v)
 	if err != nil || iss != v {

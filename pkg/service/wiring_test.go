@@ -117,11 +117,8 @@ type parameter struct {
 	err   error
 }
 
-func (p parameter) GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
-	if p.err != nil {
-		return nil, p.err
-	}
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Value: aws.String(p.value)}}, nil
+func (p parameter) GetParameter(context.Context, string) (string, error) {
+	return p.value, p.err
 }
 
 func TestReadIssuerValidates(t *testing.T) {
