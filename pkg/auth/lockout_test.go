@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,38 +19,11 @@ import (
 	"github.com/keyward/keyward/pkg/testenv"
 )
 
-// countingDB counts DynamoDB calls: reads, and writes of any kind.
-type countingDB struct {
-	store.API
-	gets, writes atomic.Int64
-}
-
-func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.gets.Add(1)
-	return c.API.GetItem(ctx, in, o...)
-}
-func (c *countingDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	c.gets.Add(1)
-	return c.API.Query(ctx, in, o...)
-}
-func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	c.writes.Add(1)
-	return c.API.UpdateItem(ctx, in, o...)
-}
-func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.writes.Add(1)
-	return c.API.PutItem(ctx, in, o...)
-}
-func (c *countingDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	c.writes.Add(1)
-	return c.API.TransactWriteItems(ctx, in, o...)
-}
-
 // instance is one cold start of a function: its own store client, guard and verifier.
 type instance struct {
 	v  *auth.Verifier
 	st *store.Dynamo
-	db *countingDB
+	db *testenv.CountingDB
 }
 
 func newInstance(t *testing.T, env *testenv.Env, clock *testenv.Clock) *instance {
@@ -61,7 +33,7 @@ func newInstance(t *testing.T, env *testenv.Env, clock *testenv.Clock) *instance
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}
 	deps := service.Build(cfg, env.AWS)
-	db := &countingDB{API: deps.DDB}
+	db := &testenv.CountingDB{API: deps.DDB}
 	st := store.New(db, env.Table, cfg.EventRetention)
 	v := deps.Verifier
 	v.Keys, v.Guard, v.Usage, v.Now = st, lockout.New(db, env.Table, st, cfg.Lockout), nil, clock.Now
@@ -121,7 +93,7 @@ func TestLockSeenByEveryInstance(t *testing.T) {
 
 	counter := lockoutItem(t, env, k.ID, attacker)
 	events := eventCount(t, a.st, k.ID)
-	gets, writes := b.db.gets.Load(), b.db.writes.Load()
+	gets, writes := b.db.Gets.Load(), b.db.Writes.Load()
 	d := b.verify(t, good, attacker)
 	if d.Reason != auth.TooManyAttempts {
 		t.Fatalf("B accepted or refused otherwise the correct secret from a locked IP: %q", d.Reason)
@@ -129,12 +101,12 @@ func TestLockSeenByEveryInstance(t *testing.T) {
 	if d.RetryAfter != 5*time.Minute-10*time.Second {
 		t.Fatalf("B: retry after %v, want the lock's remaining %v", d.RetryAfter, 5*time.Minute-10*time.Second)
 	}
-	if g, w := b.db.gets.Load()-gets, b.db.writes.Load()-writes; g != 1 || w != 0 {
+	if g, w := b.db.Gets.Load()-gets, b.db.Writes.Load()-writes; g != 1 || w != 0 {
 		t.Fatalf("B's refusal cost %d reads and %d writes, want the one GetItem", g, w)
 	}
 	// A wrong secret from the locked IP gets the same answer, for the same cost.
-	gets = b.db.gets.Load()
-	if d := b.verify(t, bad, attacker); d.Reason != auth.TooManyAttempts || b.db.gets.Load()-gets != 1 || b.db.writes.Load() != writes {
+	gets = b.db.Gets.Load()
+	if d := b.verify(t, bad, attacker); d.Reason != auth.TooManyAttempts || b.db.Gets.Load()-gets != 1 || b.db.Writes.Load() != writes {
 		t.Fatalf("B, wrong secret from the locked IP: %q", d.Reason)
 	}
 	if after := lockoutItem(t, env, k.ID, attacker); after["n"] != counter["n"] || after["locked_until"] != counter["locked_until"] {
@@ -163,8 +135,8 @@ func TestLockSeenByEveryInstance(t *testing.T) {
 		t.Fatalf("C, wrong secret from the locked IP, record lost: %q", d.Reason)
 	}
 	fresh := newInstance(t, env, clock)
-	if d := fresh.verify(t, good, attacker); d.Reason != auth.TooManyAttempts || fresh.db.gets.Load() != 1 {
-		t.Fatalf("after the repair, a fresh instance: %q after %d reads", d.Reason, fresh.db.gets.Load())
+	if d := fresh.verify(t, good, attacker); d.Reason != auth.TooManyAttempts || fresh.db.Gets.Load() != 1 {
+		t.Fatalf("after the repair, a fresh instance: %q after %d reads", d.Reason, fresh.db.Gets.Load())
 	}
 
 	// Another address is not locked, on either instance.

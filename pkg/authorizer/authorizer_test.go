@@ -288,8 +288,8 @@ func TestLastUsedAtMostOncePerMinute(t *testing.T) {
 	h := newHarness(t)
 	id, key := h.newKey([]string{"orders:read"}, nil)
 	other := harnessOn(t, h.env, h.clock) // a second warm instance
-	h.db.writes.Store(0)
-	other.db.writes.Store(0)
+	h.db.Writes.Store(0)
+	other.db.Writes.Store(0)
 	for i := range 60 {
 		for _, in := range []*harness{h, other} {
 			if v := in.call(fixture(t, "authorizer-http", key)); !v.allowed {
@@ -300,7 +300,7 @@ func TestLastUsedAtMostOncePerMinute(t *testing.T) {
 			h.clock.Advance(time.Second)
 		}
 	}
-	writes := h.db.writes.Load() + other.db.writes.Load()
+	writes := h.db.Writes.Load() + other.db.Writes.Load()
 	// One conditional update + one key.used event by the winner; the loser's update may try once.
 	if writes > 3 {
 		t.Fatalf("%d writes in 60 s", writes)

@@ -114,7 +114,7 @@ func figures(b *testing.B) {
 	h2 := benchHarness(b)
 	_, key2 := h2.newKey([]string{"orders:read"}, nil)
 	raw2 := fixture(h2.t, "authorizer-http", key2)
-	h2.db.writes.Store(0)
+	h2.db.Writes.Store(0)
 	end := h2.clock.Now().Add(60 * time.Second)
 	calls := 0
 	for h2.clock.Now().Before(end) {
@@ -124,7 +124,7 @@ func figures(b *testing.B) {
 		calls++
 		h2.clock.Advance(10 * time.Millisecond)
 	}
-	writes := h2.db.writes.Load()
+	writes := h2.db.Writes.Load()
 
 	tokenRatio := tokenFigure(b, benchHarness(b))
 	lines := fmt.Sprintf("figure authorizer_apikey_p50_ratio = %.2f x (goal <= 1.10)\n", p50) +

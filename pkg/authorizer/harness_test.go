@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/authorizer"
@@ -28,29 +27,6 @@ const routes = `{"GET /v1/whoami": "", "GET /orders/{id}": "orders:read", "POST 
 
 // clock is the settable test clock.
 type clock = testenv.Clock
-
-// countingDB counts DynamoDB calls by operation.
-type countingDB struct {
-	store.API
-	gets, writes atomic.Int64
-}
-
-func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.gets.Add(1)
-	return c.API.GetItem(ctx, in, o...)
-}
-func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	c.writes.Add(1)
-	return c.API.UpdateItem(ctx, in, o...)
-}
-func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.writes.Add(1)
-	return c.API.PutItem(ctx, in, o...)
-}
-func (c *countingDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	c.writes.Add(1)
-	return c.API.TransactWriteItems(ctx, in, o...)
-}
 
 // countingReader counts key reads.
 type countingReader struct {
@@ -75,7 +51,7 @@ type harness struct {
 	env   *testenv.Env
 	deps  *service.Deps
 	clock *clock
-	db    *countingDB
+	db    *testenv.CountingDB
 	keys  *countingReader
 	a     *authorizer.Authorizer
 }
@@ -105,7 +81,7 @@ func harnessWith(t testing.TB, env *testenv.Env, c *clock, rootSecretID string, 
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}
 	deps := service.Build(cfg, env.AWS)
-	h := &harness{t: t, env: env, deps: deps, clock: c, db: &countingDB{API: deps.DDB}}
+	h := &harness{t: t, env: env, deps: deps, clock: c, db: &testenv.CountingDB{API: deps.DDB}}
 	deps.Store = store.New(h.db, env.Table, cfg.EventRetention)
 	h.keys = &countingReader{KeyReader: deps.Store}
 	deps.Verifier.Keys = h.keys

@@ -93,12 +93,12 @@ func TestRealTokenRevocationBound(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			reads := h.db.gets.Load()
+			reads := h.db.Gets.Load()
 			h.clock.Advance(4 * time.Second)
 			if v := h.call(raw); !v.allowed {
 				t.Fatalf("refused before the cache expired: %+v (the bound is 5 s, not 0: fine, but the cache is not working)", v)
 			}
-			if h.db.gets.Load() != reads {
+			if h.db.Gets.Load() != reads {
 				t.Fatal("a cached token verification read the store")
 			}
 			h.clock.Advance(1100 * time.Millisecond)
@@ -228,7 +228,7 @@ func TestTokenSecretVersion(t *testing.T) {
 			}
 		})
 	}
-	reads := h.db.gets.Load()
+	reads := h.db.Gets.Load()
 	h.clock.Advance(2 * time.Second) // the grace ends; the cached key is still fresh
 	for _, kind := range kinds {
 		if v := h.call(fixture(t, kind.fixture, v1)); !v.refusedInvalid(kind.name) {
@@ -238,7 +238,7 @@ func TestTokenSecretVersion(t *testing.T) {
 			t.Fatalf("%s: token of the current secret refused: %+v", kind.name, v)
 		}
 	}
-	if h.db.gets.Load() != reads {
+	if h.db.Gets.Load() != reads {
 		t.Fatal("the end of grace was decided with a new read; the cached key decides it")
 	}
 }
@@ -307,20 +307,20 @@ func TestNewSecretTokenNotHeldBackByCache(t *testing.T) {
 	id, _ := h.newKey([]string{"orders:read"}, nil)
 	old := rotateBehindTheAuthorizer(t, h, sign, id)
 	fresh := fixture(t, "authorizer-http", sign(issuer, id, 2))
-	reads := h.db.gets.Load()
+	reads := h.db.Gets.Load()
 	for _, kind := range kinds {
 		if v := h.call(fixture(t, kind.fixture, sign(issuer, id, 2))); !v.allowed {
 			t.Fatalf("%s: token of the new secret refused right after the rotation: %+v", kind.name, v)
 		}
 	}
-	if n := h.db.gets.Load() - reads; n != 1 {
+	if n := h.db.Gets.Load() - reads; n != 1 {
 		t.Fatalf("%d key reads for three tokens of the new secret, want 1 (the refresh)", n)
 	}
 	if v := h.call(old); v.allowed {
 		t.Fatal("token of the rotated-away secret accepted after the cache was refreshed")
 	}
-	if v := h.call(fresh); !v.allowed || h.db.gets.Load()-reads != 1 {
-		t.Fatalf("cached again: %+v, %d reads", v, h.db.gets.Load()-reads)
+	if v := h.call(fresh); !v.allowed || h.db.Gets.Load()-reads != 1 {
+		t.Fatalf("cached again: %+v, %d reads", v, h.db.Gets.Load()-reads)
 	}
 	// A token claiming a version the key never had reads afresh once per call, and
 	// is refused: only this deployment's signing key can make one.
