@@ -232,20 +232,27 @@ func (w *walker) object(sh shape, depth int) *Error {
 			return err
 		}
 		w.path = w.path[:len(w.path)-1]
-		w.ws()
-		if w.i >= len(w.data) {
-			return w.badByte()
-		}
-		switch w.data[w.i] {
-		case ',':
-			w.i++
-		case '}':
-			w.i++
-			return nil
-		default:
-			return w.badByte()
+		if end, err := w.next('}'); end || err != nil {
+			return err
 		}
 	}
+}
+
+// next reads what follows a member or element: a comma (more to come) or the closing
+// byte (the end), and refuses anything else.
+func (w *walker) next(closer byte) (end bool, err *Error) {
+	w.ws()
+	switch {
+	case w.i >= len(w.data):
+		return false, w.badByte()
+	case w.data[w.i] == ',':
+		w.i++
+		return false, nil
+	case w.data[w.i] == closer:
+		w.i++
+		return true, nil
+	}
+	return false, w.badByte()
 }
 
 func (w *walker) array(sh shape, depth int) *Error {
@@ -265,18 +272,8 @@ func (w *walker) array(sh shape, depth int) *Error {
 			return err
 		}
 		w.path = w.path[:len(w.path)-1]
-		w.ws()
-		if w.i >= len(w.data) {
-			return w.badByte()
-		}
-		switch w.data[w.i] {
-		case ',':
-			w.i++
-		case ']':
-			w.i++
-			return nil
-		default:
-			return w.badByte()
+		if end, err := w.next(']'); end || err != nil {
+			return err
 		}
 	}
 }
