@@ -374,17 +374,7 @@ func call(t *testing.T, method, u, credential, contentType, body string, out any
 // it, runs `make sweep NOW=…` against it, stops it with SIGINT, and checks
 // that no process is left behind.
 func TestLocalStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole local stack")
-	}
-	for _, tool := range []string{"java", "moto_server", "python3", "make"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("KEYWARD_REQUIRE_SERVICES") == "1" {
-				t.Fatalf("%s is required", tool)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	needStackTools(t)
 	start := time.Now()
 	root := localstack.NewRootKey()
 	s := launchStack(t, "", []string{"KEYWARD_ROOT_KEY=" + root})
