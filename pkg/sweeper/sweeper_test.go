@@ -108,7 +108,7 @@ func TestTransitionsAndReminders(t *testing.T) {
 	})
 	t.Run("read back", func(t *testing.T) {
 		for name, url := range map[string]string{"eventbridge": w.ebQueue, "sns": w.snsQueue} {
-			ms := w.drain(url)
+			ms := w.drain(url, 2)
 			if len(ms) != 2 {
 				t.Fatalf("%s: %d messages, want 2: %+v", name, len(ms), ms)
 			}
@@ -147,7 +147,7 @@ func TestTransitionsAndReminders(t *testing.T) {
 	if res := w.sweep(7 * day); res.Expired != 1 || res.ExpiryReminders != 0 {
 		t.Fatalf("a week later: %+v", res)
 	}
-	if got := len(w.drain(w.ebQueue)); got != 1 {
+	if got := len(w.drain(w.ebQueue, 1)); got != 1 {
 		t.Fatalf("later runs delivered %d events, want 1 (the 1-day reminder)", got)
 	}
 }
@@ -193,7 +193,7 @@ func TestExactlyOnceConcurrentRunsAndDuplicateEvent(t *testing.T) {
 		t.Errorf("reminders recorded across runs = %d, want %d", recorded, 2*n)
 	}
 	for name, url := range map[string]string{"eventbridge": w.ebQueue, "sns": w.snsQueue} {
-		ms := w.drain(url)
+		ms := w.drain(url, 2*n)
 		per := byReminder(ms)
 		if len(ms) != 2*n || len(per) != 2*n {
 			t.Errorf("%s: %d messages for %d reminders, want %d each", name, len(ms), len(per), 2*n)
@@ -262,7 +262,7 @@ func TestPendingReminderCompletedByNextRun(t *testing.T) {
 		t.Fatalf("run after completion: %+v", res)
 	}
 	for name, url := range map[string]string{"eventbridge": w.ebQueue, "sns": w.snsQueue} {
-		per := byReminder(w.drain(url))
+		per := byReminder(w.drain(url, 2))
 		if len(per) != 2 {
 			t.Errorf("%s: %v", name, per)
 		}
@@ -303,7 +303,7 @@ func TestRearmAfterExtensionAndRotation(t *testing.T) {
 	if res := w.sweep(2 * time.Hour); res.RotationsFinished != 1 || res.ExpiryReminders != 0 {
 		t.Fatalf("after grace: %+v", res)
 	}
-	ms := w.drain(w.ebQueue)
+	ms := w.drain(w.ebQueue, 3)
 	if len(ms) != 3 {
 		t.Fatalf("%d reminders, want 3: %+v", len(ms), ms)
 	}
