@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyward/keyward/pkg/routeconfig"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/sweeper"
 )
@@ -89,7 +88,7 @@ func wantGrants(acceptsRoot, derived bool) map[string][]string {
 func TestLeadingKeysMatchTheCode(t *testing.T) {
 	for _, tt := range []struct{ code, pattern string }{
 		{store.KeyPK("k1"), "KEY#*"},
-		{routeconfig.ItemPK, "CONFIG"},
+		{store.RoutesPK, "CONFIG"},
 		{store.DuePK("k1"), "DUE#*"},
 	} {
 		if ok, _ := path.Match(tt.pattern, tt.code); !ok {

@@ -164,7 +164,7 @@ func TestRouteTableItemReloads(t *testing.T) {
 	if v := h.call(ev); v.allowed {
 		t.Fatal("unconfigured route allowed")
 	}
-	if err := routeconfig.Put(context.Background(), h.env.DDB, h.env.Table, map[string]string{"GET /reports/{id}": "reports:read"}); err != nil {
+	if err := routeconfig.Put(context.Background(), h.deps.Store, map[string]string{"GET /reports/{id}": "reports:read"}); err != nil {
 		t.Fatal(err)
 	}
 	// A fresh cold start reads the item at once.

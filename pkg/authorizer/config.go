@@ -56,13 +56,13 @@ func New(ctx context.Context, deps *service.Deps, cfg Config) (*Authorizer, erro
 	if !cfg.AcceptsRoot {
 		deps.Verifier.Root = nil
 	}
-	routes, err := routeconfig.NewLoader(ctx, deps.Store.DB(), deps.Config.Table, cfg.RouteScopes, cfg.ReloadEvery)
+	routes, err := routeconfig.NewLoader(ctx, deps.Store, cfg.RouteScopes, cfg.ReloadEvery)
 	if err != nil {
 		return nil, fmt.Errorf("route table: %w", err)
 	}
 	deps.Verifier.TokenKeys = NewKeyCache(deps.Store, cfg.TokenKeyTTL, deps.Verifier.Now)
 	// Last use goes through the same client as the authorizer's store.
-	deps.Verifier.Usage = usage.New(deps.Store.DB(), deps.Config.Table, deps.Store)
+	deps.Verifier.Usage = usage.New(deps.Store)
 	return &Authorizer{
 		Verifier:    deps.Verifier,
 		Routes:      routes,

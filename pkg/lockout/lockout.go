@@ -4,14 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keyward/keyward/pkg/store"
 )
 
@@ -36,13 +31,14 @@ func (c Config) Defaults() Config {
 	return c
 }
 
-// API is the part of the DynamoDB client the guard uses.
-type API interface {
-	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-}
-
-// Store is what the guard writes besides its counters; *store.Dynamo implements it.
+// Store is where the guard keeps its counters and locks; *store.Dynamo implements it.
 type Store interface {
+	// CountFailure adds a failure at now to the pair's window of length window (or
+	// opens one), and returns the count and the end of a lock set within it.
+	CountFailure(ctx context.Context, keyID, ip string, now time.Time, window, cooldown time.Duration) (int64, time.Time, error)
+	// LockPair locks the pair until until unless a lock is running at now; it
+	// reports whether this call set it.
+	LockPair(ctx context.Context, keyID, ip string, now, until time.Time, window time.Duration) (bool, error)
 	// PutEvent records an event that goes with no key change (auth.failed).
 	PutEvent(ctx context.Context, e *store.Event) error
 	// RecordLock records on key id's item that ip is locked out until until, without
@@ -59,8 +55,6 @@ type pair struct{ keyID, ip string }
 
 // Guard counts failures and remembers locks.
 type Guard struct {
-	db    API
-	table string
 	store Store
 	cfg   Config
 
@@ -68,10 +62,9 @@ type Guard struct {
 	locked map[pair]time.Time // pair → locked until
 }
 
-// New returns a guard keeping its counters in table, and its locks also on key items
-// through st.
-func New(db API, table string, st Store, cfg Config) *Guard {
-	return &Guard{db: db, table: table, store: st, cfg: cfg.Defaults(), locked: map[pair]time.Time{}}
+// New returns a guard keeping its counters, and its locks on key items, in st.
+func New(st Store, cfg Config) *Guard {
+	return &Guard{store: st, cfg: cfg.Defaults(), locked: map[pair]time.Time{}}
 }
 
 // Config returns the rule in force.
@@ -108,7 +101,7 @@ func (g *Guard) mark(keyID, ip string, until, now time.Time) {
 // is also recorded on the key's item (if the key exists), where every instance's
 // verification read sees it; failing to record it is an error, but the lock stands.
 func (g *Guard) Fail(ctx context.Context, keyID, ip string, now time.Time) (time.Time, bool, error) {
-	n, lockedUntil, err := g.count(ctx, keyID, ip, now)
+	n, lockedUntil, err := g.store.CountFailure(ctx, keyID, ip, now, g.cfg.Window, g.cfg.Cooldown)
 	if err != nil {
 		return time.Time{}, false, err
 	}
@@ -123,7 +116,7 @@ func (g *Guard) Fail(ctx context.Context, keyID, ip string, now time.Time) (time
 		return time.Time{}, false, nil
 	}
 	until := now.Add(g.cfg.Cooldown)
-	won, err := g.lock(ctx, keyID, ip, now, until)
+	won, err := g.store.LockPair(ctx, keyID, ip, now, until, g.cfg.Window)
 	if err != nil {
 		return time.Time{}, false, err
 	}
@@ -155,108 +148,4 @@ func (g *Guard) record(ctx context.Context, keyID, ip string, until, now time.Ti
 		return fmt.Errorf("lockout: %w", err)
 	}
 	return nil
-}
-
-func (g *Guard) key(keyID, ip string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: "LOCKOUT#" + keyID + "#" + ip},
-		"sk": &types.AttributeValueMemberS{Value: "LOCKOUT"},
-	}
-}
-
-// count adds one failure to the pair's open window, or opens a new window, and returns
-// the count and the lock end. Both steps are conditional, so concurrent failures on
-// any number of instances are all counted, in one window.
-func (g *Guard) count(ctx context.Context, keyID, ip string, now time.Time) (int64, time.Time, error) {
-	cutoff := now.Add(-g.cfg.Window).Unix()
-	// The item outlives both its window and a lock set within it.
-	ttl := now.Add(g.cfg.Window + g.cfg.Cooldown).Unix()
-	for range 2 {
-		add := expression.Add(expression.Name("n"), expression.Value(1)).
-			Set(expression.Name("ttl"), expression.Value(ttl))
-		cond := expression.Name("window_start").GreaterThan(expression.Value(cutoff))
-		out, err := g.update(ctx, keyID, ip, add, cond)
-		if err == nil {
-			return result(out)
-		}
-		if !errors.Is(err, errCondition) {
-			return 0, time.Time{}, err
-		}
-		open := expression.Set(expression.Name("n"), expression.Value(1)).
-			Set(expression.Name("window_start"), expression.Value(now.Unix())).
-			Set(expression.Name("ttl"), expression.Value(ttl))
-		cond = expression.AttributeNotExists(expression.Name("window_start")).
-			Or(expression.Name("window_start").LessThanEqual(expression.Value(cutoff)))
-		out, err = g.update(ctx, keyID, ip, open, cond)
-		if err == nil {
-			return result(out)
-		}
-		if !errors.Is(err, errCondition) {
-			return 0, time.Time{}, err
-		}
-		// Another instance opened the window between the two writes: add to it.
-	}
-	return 0, time.Time{}, errors.New("lockout: counter kept changing")
-}
-
-// lock sets locked_until unless a lock is already running; it reports whether this call set it.
-func (g *Guard) lock(ctx context.Context, keyID, ip string, now, until time.Time) (bool, error) {
-	set := expression.Set(expression.Name("locked_until"), expression.Value(until.Unix())).
-		Set(expression.Name("ttl"), expression.Value(until.Add(g.cfg.Window).Unix()))
-	cond := expression.AttributeNotExists(expression.Name("locked_until")).
-		Or(expression.Name("locked_until").LessThanEqual(expression.Value(now.Unix())))
-	_, err := g.update(ctx, keyID, ip, set, cond)
-	if errors.Is(err, errCondition) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-var errCondition = errors.New("condition failed")
-
-func (g *Guard) update(ctx context.Context, keyID, ip string, u expression.UpdateBuilder, c expression.ConditionBuilder) (*dynamodb.UpdateItemOutput, error) {
-	expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(c).Build()
-	if err != nil {
-		return nil, fmt.Errorf("lockout: build update: %w", err)
-	}
-	out, err := g.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(g.table),
-		Key:                       g.key(keyID, ip),
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return nil, errCondition
-	}
-	if err != nil {
-		return nil, fmt.Errorf("lockout: update counter: %w", err)
-	}
-	return out, nil
-}
-
-func result(out *dynamodb.UpdateItemOutput) (int64, time.Time, error) {
-	num := func(name string) (int64, error) {
-		v, ok := out.Attributes[name].(*types.AttributeValueMemberN)
-		if !ok {
-			return 0, nil
-		}
-		return strconv.ParseInt(v.Value, 10, 64)
-	}
-	n, err := num("n")
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("lockout: counter: %w", err)
-	}
-	until, err := num("locked_until")
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("lockout: locked_until: %w", err)
-	}
-	var t time.Time
-	if until > 0 {
-		t = time.Unix(until, 0)
-	}
-	return n, t, nil
 }

@@ -5,11 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/testenv"
 )
 
@@ -19,10 +15,11 @@ import (
 func TestLoaderItemWinsPerRoute(t *testing.T) {
 	env := testenv.New(t)
 	ctx := context.Background()
-	if err := Put(ctx, env.DDB, env.Table, map[string]string{"get /orders/{id}/": "orders:admin"}); err != nil {
+	st := store.New(env.DDB, env.Table, time.Hour)
+	if err := Put(ctx, st, map[string]string{"get /orders/{id}/": "orders:admin"}); err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewLoader(ctx, env.DDB, env.Table, `{"GET /orders/{id}": "orders:read", "GET /v1/whoami": ""}`, time.Hour)
+	l, err := NewLoader(ctx, st, `{"GET /orders/{id}": "orders:read", "GET /v1/whoami": ""}`, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,16 +29,13 @@ func TestLoaderItemWinsPerRoute(t *testing.T) {
 	}
 
 	// Put refuses such a map; a hand-written item is refused at load.
-	if err := Put(ctx, env.DDB, env.Table, map[string]string{"GET /a": "x", "get /a": "y"}); err == nil {
+	if err := Put(ctx, st, map[string]string{"GET /a": "x", "get /a": "y"}); err == nil {
 		t.Fatal("Put accepted two patterns for one route")
 	}
-	routes, _ := attributevalue.Marshal(map[string]string{"GET /a": "x", "get /a": "y"})
-	if _, err := env.DDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(env.Table), Item: map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: ItemPK}, "sk": &types.AttributeValueMemberS{Value: ItemSK}, "routes": routes,
-	}}); err != nil {
+	if err := st.PutRoutes(ctx, map[string]string{"GET /a": "x", "get /a": "y"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewLoader(ctx, env.DDB, env.Table, "", time.Hour); err == nil {
+	if _, err := NewLoader(ctx, st, "", time.Hour); err == nil {
 		t.Fatal("NewLoader accepted an item with two patterns for one route")
 	}
 }

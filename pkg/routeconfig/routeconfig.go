@@ -11,21 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keyward/keyward/pkg/scope"
 )
 
 // AnyMethod is the method of a pattern that matches every method.
 const AnyMethod = "ANY"
-
-// Item keys of the route table's item in the Keyward table.
-const (
-	ItemPK = "CONFIG"
-	ItemSK = "ROUTES"
-)
 
 // Rule is one pattern and the scope it needs.
 type Rule struct {
@@ -205,15 +195,21 @@ func moreSpecific(a, b Rule) bool {
 	return route.MoreSpecific(route.New(a.Method, a.Path), route.New(b.Method, b.Path))
 }
 
-// ItemReader reads the configuration item.
-type ItemReader interface {
-	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+// Source reads the route table item; *store.Dynamo implements it.
+type Source interface {
+	// GetRoutes returns the stored pattern → scope map, nil when there is none.
+	GetRoutes(ctx context.Context) (map[string]string, error)
+}
+
+// Sink writes the route table item; *store.Dynamo implements it.
+type Sink interface {
+	// PutRoutes replaces the stored pattern → scope map.
+	PutRoutes(ctx context.Context, routes map[string]string) error
 }
 
 // Loader keeps the current table, reloading it every interval.
 type Loader struct {
-	db    ItemReader // nil: the environment's table only
-	table string
+	src   Source // nil: the environment's table only
 	base  map[string]string
 	every time.Duration
 	now   func() time.Time
@@ -224,8 +220,8 @@ type Loader struct {
 }
 
 // NewLoader loads the table at cold start: base (the JSON of ROUTE_SCOPES) overlaid
-// with the item pk=CONFIG sk=ROUTES of table, if db is not nil.
-func NewLoader(ctx context.Context, db ItemReader, table, baseJSON string, every time.Duration) (*Loader, error) {
+// with the route table item of src (pk=CONFIG sk=ROUTES), if src is not nil.
+func NewLoader(ctx context.Context, src Source, baseJSON string, every time.Duration) (*Loader, error) {
 	base := map[string]string{}
 	if strings.TrimSpace(baseJSON) != "" {
 		if err := json.Unmarshal([]byte(baseJSON), &base); err != nil {
@@ -235,7 +231,7 @@ func NewLoader(ctx context.Context, db ItemReader, table, baseJSON string, every
 	if _, err := Parse(base); err != nil {
 		return nil, fmt.Errorf("ROUTE_SCOPES: %w", err)
 	}
-	l := &Loader{db: db, table: table, base: base, every: every, now: time.Now}
+	l := &Loader{src: src, base: base, every: every, now: time.Now}
 	if err := l.load(ctx); err != nil {
 		return nil, err
 	}
@@ -264,28 +260,16 @@ func (l *Loader) load(ctx context.Context) error {
 	for k, v := range l.base {
 		m[routeKey(k)] = v
 	}
-	if l.db != nil {
-		out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(l.table),
-			Key: map[string]types.AttributeValue{
-				"pk": &types.AttributeValueMemberS{Value: ItemPK},
-				"sk": &types.AttributeValueMemberS{Value: ItemSK},
-			},
-		})
+	if l.src != nil {
+		item, err := l.src.GetRoutes(ctx)
 		if err != nil {
-			return fmt.Errorf("read route table: %w", err)
+			return err
 		}
-		if av, ok := out.Item["routes"]; ok {
-			var item map[string]string
-			if err := attributevalue.Unmarshal(av, &item); err != nil {
-				return fmt.Errorf("route table item: %w", err)
-			}
-			if _, err := Parse(item); err != nil {
-				return fmt.Errorf("route table item: %w", err)
-			}
-			for k, v := range item {
-				m[routeKey(k)] = v
-			}
+		if _, err := Parse(item); err != nil {
+			return fmt.Errorf("route table item: %w", err)
+		}
+		for k, v := range item {
+			m[routeKey(k)] = v
 		}
 	}
 	t, err := Parse(m)
@@ -296,27 +280,11 @@ func (l *Loader) load(ctx context.Context) error {
 	return nil
 }
 
-// Put writes the route table item (pattern → scope), replacing the stored one.
-func Put(ctx context.Context, db interface {
-	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-}, table string, routes map[string]string) error {
+// Put writes the route table item (pattern → scope) through w, replacing the stored
+// one, if it parses.
+func Put(ctx context.Context, w Sink, routes map[string]string) error {
 	if _, err := Parse(routes); err != nil {
 		return err
 	}
-	av, err := attributevalue.Marshal(routes)
-	if err != nil {
-		return fmt.Errorf("marshal routes: %w", err)
-	}
-	_, err = db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(table),
-		Item: map[string]types.AttributeValue{
-			"pk":     &types.AttributeValueMemberS{Value: ItemPK},
-			"sk":     &types.AttributeValueMemberS{Value: ItemSK},
-			"routes": av,
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("put route table: %w", err)
-	}
-	return nil
+	return w.PutRoutes(ctx, routes)
 }

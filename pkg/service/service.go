@@ -238,12 +238,12 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	st := store.New(ddb, cfg.Table, cfg.EventRetention)
 	peppers := secrets.NewCached(sm, cfg.PepperSecretID, secretTTL)
-	guard := lockout.New(ddb, cfg.Table, st, cfg.Lockout)
+	guard := lockout.New(st, cfg.Lockout)
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	d := &Deps{
 		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Guard: guard,
 		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: notingKeys{st}, Peppers: peppers, Guard: guard,
-			Usage: usage.New(ddb, cfg.Table, st), Log: log, Now: time.Now},
+			Usage: usage.New(st), Log: log, Now: time.Now},
 		Log: log,
 	}
 	if cfg.RootSecretID != "" {

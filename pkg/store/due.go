@@ -118,29 +118,3 @@ func (d *Dynamo) updateKeyItem(ctx context.Context, id string, u expression.Upda
 	})
 	return err
 }
-
-// KeyCondition returns the condition that key id is stored at version and not revoked,
-// for callers that write their own items in a transaction with it (ConditionCheck).
-func (d *Dynamo) KeyCondition(id string, version int64, extra *expression.ConditionBuilder) (*types.ConditionCheck, error) {
-	cond := expression.AttributeExists(expression.Name("pk")).
-		And(expression.Name("version").Equal(expression.Value(version))).
-		And(expression.Name("status").NotEqual(expression.Value(StatusRevoked)))
-	if extra != nil {
-		cond = cond.And(*extra)
-	}
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return nil, fmt.Errorf("build key condition: %w", err)
-	}
-	return &types.ConditionCheck{
-		TableName:                 &d.table,
-		Key:                       keyPrimary(id),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	}, nil
-}
-
-// EventPut returns the Put that records e, for callers that write it in a
-// transaction with their own items.
-func (d *Dynamo) EventPut(e *Event) (*types.Put, error) { return d.eventPut(e) }

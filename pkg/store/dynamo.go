@@ -53,9 +53,6 @@ func New(db API, table string, retention time.Duration) *Dynamo {
 // Table returns the table name.
 func (d *Dynamo) Table() string { return d.table }
 
-// DB returns the underlying client, for packages that keep their own item kinds in the table.
-func (d *Dynamo) DB() API { return d.db }
-
 const (
 	keySK     = "KEY"
 	allKeysPK = "KEYS"

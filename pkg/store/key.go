@@ -179,10 +179,6 @@ const (
 	EventAuthFailed          = "auth.failed"
 )
 
-// KeyFromItem decodes a key item read by index (the sweeper's due index), exactly as
-// GetKey does.
-func KeyFromItem(item map[string]types.AttributeValue) (*Key, error) { return unmarshalKey(item) }
-
 // unmarshalKey decodes a key item. Metadata numbers keep every digit DynamoDB stored
 // (json.Number, not float64), so reading a key back never rounds them.
 func unmarshalKey(item map[string]types.AttributeValue) (*Key, error) {

@@ -73,18 +73,3 @@ func deref(p *int) int {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// Marker sort keys: one per reminder; the reminder_id is the key id and this, joined.
-func expiryMarkerSK(expires time.Time, secretN int64, offset int) string {
-	return fmt.Sprintf("REMINDER#EXPIRY#%s#v%d#%dd", expires.UTC().Format(time.RFC3339Nano), secretN, offset)
-}
-
-func staleMarkerSK(idleSince time.Time) string {
-	return "REMINDER#STALE#" + idleSince.UTC().Format(time.RFC3339Nano)
-}
-
-// Marker states.
-const (
-	markerPending = "pending"
-	markerSent    = "sent"
-)

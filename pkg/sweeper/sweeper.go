@@ -8,17 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keyward/keyward/pkg/store"
 )
 
@@ -31,13 +25,17 @@ type Store interface {
 	UpdateKeyScheduled(ctx context.Context, k *store.Key, s store.Schedule, e *store.Event) error
 	// SetSchedule writes only the schedule, if the stored version is still version.
 	SetSchedule(ctx context.Context, id string, version int64, s store.Schedule) error
-	// KeyCondition is a transaction condition: key id at version, not revoked, and extra.
-	KeyCondition(id string, version int64, extra *expression.ConditionBuilder) (*types.ConditionCheck, error)
-	// EventPut is the transaction put that records an event.
-	EventPut(e *store.Event) (*types.Put, error)
-	// Table is the table name; DB the client, for the marker items and the due index.
-	Table() string
-	DB() store.API
+	// DueItems reads the items of one due shard due at now, a page at a time.
+	DueItems(ctx context.Context, shard string, now time.Time, page func([]store.DueItem) error) error
+	// RecordReminder puts a pending marker with its event if k is still as read (and,
+	// when sameUse, unused since): false if recorded already, store.ErrConflict if k moved.
+	RecordReminder(ctx context.Context, k *store.Key, m *store.ReminderMarker, sameUse bool, e *store.Event) (bool, error)
+	// ClaimReminder takes the lease of a pending marker whose lease is still leaseRead.
+	ClaimReminder(ctx context.Context, keyID, name, run string, leaseRead int64, leaseUntil time.Time) error
+	// MarkReminderHalfSent records the EventBridge half sent, while run holds the lease.
+	MarkReminderHalfSent(ctx context.Context, keyID, name, run string) error
+	// MarkReminderSent records the marker sent, while run holds the lease.
+	MarkReminderSent(ctx context.Context, keyID, name, run string, now time.Time) error
 }
 
 var _ Store = (*store.Dynamo)(nil)
@@ -101,42 +99,20 @@ func (s *Sweeper) Run(ctx context.Context) (Result, error) {
 
 	qctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	items := make(chan map[string]types.AttributeValue, s.cfg.Concurrency)
-	var (
-		qwg      sync.WaitGroup
-		queryErr error
-		errOnce  sync.Once
-	)
-	for _, pk := range store.DueShardPKs() {
-		qwg.Add(1)
-		go func() {
-			defer qwg.Done()
-			if err := r.query(qctx, pk, items); err != nil && qctx.Err() == nil {
-				errOnce.Do(func() { queryErr = err })
-			}
-		}()
-	}
-	go func() { qwg.Wait(); close(items) }()
-
+	items, queryErr := r.queryAll(qctx)
 	var stopped atomic.Bool
 	var wg sync.WaitGroup
 	for range s.cfg.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for item := range items {
+			for it := range items {
 				if stopped.Load() || late() {
 					stopped.Store(true)
 					cancel()
 					continue // drain: the rest stays due for the next run
 				}
-				if s.beforeItem != nil {
-					s.beforeItem()
-				}
-				if err := r.item(ctx, item); err != nil {
-					r.count(func(res *Result) { res.Failed++ })
-					s.log.Error("sweep item failed; it stays due", "pk", str(item["pk"]), "sk", str(item["sk"]), "err", err)
-				}
+				r.handle(ctx, it)
 			}
 		}()
 	}
@@ -144,13 +120,46 @@ func (s *Sweeper) Run(ctx context.Context) (Result, error) {
 	res := r.result()
 	res.Stopped = stopped.Load()
 	s.log.Info("sweep", "result", res)
-	if queryErr != nil {
-		return res, fmt.Errorf("query due index: %w", queryErr)
+	if err := queryErr(); err != nil {
+		return res, fmt.Errorf("query due index: %w", err)
 	}
 	if res.Failed > 0 {
 		return res, fmt.Errorf("%d due items failed and stay due", res.Failed)
 	}
 	return res, nil
+}
+
+// queryAll reads every due shard at once into the returned channel, which is closed
+// when all are read; the function returns the first query error (after the close).
+func (r *run) queryAll(ctx context.Context) (<-chan store.DueItem, func() error) {
+	items := make(chan store.DueItem, r.s.cfg.Concurrency)
+	var (
+		wg       sync.WaitGroup
+		queryErr error
+		errOnce  sync.Once
+	)
+	for _, pk := range store.DueShardPKs() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.query(ctx, pk, items); err != nil && ctx.Err() == nil {
+				errOnce.Do(func() { queryErr = err })
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(items) }()
+	return items, func() error { return queryErr }
+}
+
+// handle handles one due item; a failure is counted and logged, and the item stays due.
+func (r *run) handle(ctx context.Context, it store.DueItem) {
+	if r.s.beforeItem != nil {
+		r.s.beforeItem()
+	}
+	if err := r.item(ctx, it); err != nil {
+		r.count(func(res *Result) { res.Failed++ })
+		r.s.log.Error("sweep item failed; it stays due", "pk", it.PK, "sk", it.SK, "err", err)
+	}
 }
 
 // run is one sweep's state.
@@ -180,58 +189,30 @@ func runID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func str(v types.AttributeValue) string {
-	if s, ok := v.(*types.AttributeValueMemberS); ok {
-		return s.Value
-	}
-	return ""
-}
-
 // query sends every item of shard pk due at r.now, in due order.
-func (r *run) query(ctx context.Context, pk string, out chan<- map[string]types.AttributeValue) error {
-	kc := expression.Key(store.AttrDuePK).Equal(expression.Value(pk)).
-		And(expression.Key(store.AttrDueAt).LessThanEqual(expression.Value(r.now.Unix())))
-	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
-	if err != nil {
-		return err
-	}
-	p := dynamodb.NewQueryPaginator(r.s.store.DB(), &dynamodb.QueryInput{
-		TableName:                 aws.String(r.s.store.Table()),
-		IndexName:                 aws.String(store.DueIndex),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		Limit:                     aws.Int32(100), // pages of 100: a stopped run has read little it does not handle
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		r.count(func(res *Result) { res.ItemsRead += int64(len(page.Items)) })
-		for _, it := range page.Items {
+func (r *run) query(ctx context.Context, pk string, out chan<- store.DueItem) error {
+	return r.s.store.DueItems(ctx, pk, r.now, func(items []store.DueItem) error {
+		r.count(func(res *Result) { res.ItemsRead += int64(len(items)) })
+		for _, it := range items {
 			select {
 			case out <- it:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // item handles one due item: a key, or a reminder still pending from an earlier run.
-func (r *run) item(ctx context.Context, item map[string]types.AttributeValue) error {
-	sk := str(item["sk"])
+func (r *run) item(ctx context.Context, it store.DueItem) error {
 	switch {
-	case sk == "KEY":
-		k, err := store.KeyFromItem(item)
-		if err != nil {
-			return fmt.Errorf("unmarshal key: %w", err)
-		}
-		return r.key(ctx, k)
-	case strings.HasPrefix(sk, "REMINDER#"):
-		return r.resume(ctx, item)
+	case it.Err != nil:
+		return it.Err
+	case it.Key != nil:
+		return r.key(ctx, it.Key)
+	case it.Marker != nil:
+		return r.resume(ctx, it.Marker)
 	}
 	return nil
 }
@@ -267,127 +248,72 @@ func (r *run) event(typ string, k *store.Key, detail map[string]any) *store.Even
 	return &store.Event{Time: r.now, Type: typ, KeyID: k.ID, Owner: k.Owner, Actor: Actor, Detail: detail}
 }
 
-// visit decides and writes everything due on k at r.now.
+// visit writes what Decide finds due on k at r.now.
 func (r *run) visit(ctx context.Context, k *store.Key) error {
-	cfg := r.s.cfg
-	now := r.now
-	if k.Status == store.StatusRevoked {
-		// Revoke is the last write a key gets (UpdatedAt is its time): purge after retention.
+	p := Decide(k, r.now, r.s.cfg)
+	switch {
+	case p.Expire:
+		return r.expire(ctx, k, p.Schedule)
+	case !p.Schedule.PurgeAt.IsZero():
 		r.count(func(res *Result) { res.Purgeable++ })
-		return r.s.store.SetSchedule(ctx, k.ID, k.Version, store.Schedule{PurgeAt: k.UpdatedAt.Add(cfg.KeyRetention)})
+		return r.s.store.SetSchedule(ctx, k.ID, k.Version, p.Schedule)
 	}
-	if !now.Before(k.ExpiresAt) {
-		purge := store.Schedule{PurgeAt: k.ExpiresAt.Add(cfg.KeyRetention)}
-		if k.Status == store.StatusExpired && k.Previous == nil {
-			r.count(func(res *Result) { res.Purgeable++ })
-			return r.s.store.SetSchedule(ctx, k.ID, k.Version, purge)
-		}
-		detail := map[string]any{"expires_at": k.ExpiresAt}
-		if k.Previous != nil {
-			detail["dropped_secret_version"] = k.Previous.N
-		}
-		k.Status, k.Previous = store.StatusExpired, nil
-		k.Version++
-		k.UpdatedAt = now
-		detail["version"] = k.Version
-		if err := r.s.store.UpdateKeyScheduled(ctx, k, purge, r.event(store.EventKeyExpired, k, detail)); err != nil {
-			return err
-		}
-		r.count(func(res *Result) { res.Expired++; res.Purgeable++ })
-		return nil
-	}
-
 	// Reminders first: they check k's version, so they go before any write that bumps it.
-	if off, ok := dueOffset(k.ExpiresAt, now, cfg.Offsets); ok {
-		daysLeft := int(k.ExpiresAt.Sub(now) / day)
+	if d := p.Expiry; d != nil {
 		rem := r.reminder(k, KindExpiry)
-		rem.DaysLeft, rem.OffsetDays = ptr(daysLeft), ptr(off)
-		detail := map[string]any{"offset_days": off, "days_left": daysLeft, "expires_at": k.ExpiresAt, "secret_version": k.Secret.N}
-		if err := r.remind(ctx, k, rem, expiryMarkerSK(k.ExpiresAt, k.Secret.N, off), nil, store.EventExpiryReminder, detail); err != nil {
+		rem.DaysLeft, rem.OffsetDays = ptr(d.DaysLeft), ptr(d.OffsetDays)
+		detail := map[string]any{"offset_days": d.OffsetDays, "days_left": d.DaysLeft, "expires_at": k.ExpiresAt, "secret_version": k.Secret.N}
+		name := store.ExpiryReminderName(k.ExpiresAt, k.Secret.N, d.OffsetDays)
+		if err := r.remind(ctx, k, rem, name, false, store.EventExpiryReminder, detail); err != nil {
 			return err
 		}
 	}
-	if idle := idleSince(k); cfg.StaleAfter > 0 && !now.Before(idle.Add(cfg.StaleAfter)) {
-		idleDays := int(now.Sub(idle) / day)
+	if d := p.Stale; d != nil {
 		rem := r.reminder(k, KindStale)
-		rem.IdleSince, rem.IdleDays, rem.StaleAfterDays = ptr(idle), ptr(idleDays), ptr(int(cfg.StaleAfter/day))
+		rem.IdleSince, rem.IdleDays, rem.StaleAfterDays = ptr(d.IdleSince), ptr(d.IdleDays), ptr(d.StaleAfterDays)
+		detail := map[string]any{"idle_since": d.IdleSince, "idle_days": d.IdleDays, "stale_after_days": d.StaleAfterDays}
 		// The idle period must be the one read: a use since then (last_used_at has its
 		// own writer, which does not bump version) cancels the notice.
-		var used expression.ConditionBuilder
-		if k.LastUsedAt == nil {
-			used = expression.AttributeNotExists(expression.Name("last_used_at"))
-		} else {
-			used = expression.Name("last_used_at").Equal(expression.Value(*k.LastUsedAt))
-		}
-		detail := map[string]any{"idle_since": idle, "idle_days": idleDays, "stale_after_days": int(cfg.StaleAfter / day)}
-		if err := r.remind(ctx, k, rem, staleMarkerSK(idle), &used, store.EventStaleReminder, detail); err != nil {
+		if err := r.remind(ctx, k, rem, store.StaleReminderName(d.IdleSince), true, store.EventStaleReminder, detail); err != nil {
 			return err
 		}
 	}
-
-	if k.Previous != nil && !now.Before(k.Previous.ExpiresAt) {
-		n := k.Previous.N
-		k.Previous = nil
-		if k.Status == store.StatusRotating {
-			k.Status = store.StatusActive
-		}
-		k.Version++
-		k.UpdatedAt = now
-		ev := r.event(store.EventKeyRotationFinished, k, map[string]any{"dropped_secret_version": n, "by": Actor, "version": k.Version})
-		if err := r.s.store.UpdateKeyScheduled(ctx, k, r.next(k), ev); err != nil {
-			return err
-		}
-		r.count(func(res *Result) { res.RotationsFinished++ })
-		return nil
+	if p.FinishRotation {
+		return r.finishRotation(ctx, k, p.Schedule)
 	}
-	return r.s.store.SetSchedule(ctx, k.ID, k.Version, r.next(k))
+	return r.s.store.SetSchedule(ctx, k.ID, k.Version, p.Schedule)
 }
 
-// dueOffset returns the smallest offset whose reminder instant has passed before
-// expires: a sweep that finds both the 14- and the 7-day reminder due sends the 7-day one.
-func dueOffset(expires, now time.Time, offsets []int) (int, bool) {
-	best, ok := 0, false
-	for _, d := range offsets {
-		if !now.Before(expires.Add(-time.Duration(d) * day)) {
-			best, ok = d, true // offsets are largest first: the last match is the smallest
-		}
+// expire writes k expired (key.expired) with purge schedule s, or only s when k is
+// expired already with nothing to drop.
+func (r *run) expire(ctx context.Context, k *store.Key, s store.Schedule) error {
+	detail, ok := k.Expire(r.now)
+	if !ok {
+		r.count(func(res *Result) { res.Purgeable++ })
+		return r.s.store.SetSchedule(ctx, k.ID, k.Version, s)
 	}
-	return best, ok
+	k.Bump(r.now)
+	detail["version"] = k.Version
+	if err := r.s.store.UpdateKeyScheduled(ctx, k, s, r.event(store.EventKeyExpired, k, detail)); err != nil {
+		return err
+	}
+	r.count(func(res *Result) { res.Expired++; res.Purgeable++ })
+	return nil
 }
 
-func idleSince(k *store.Key) time.Time {
-	if k.LastUsedAt != nil && k.LastUsedAt.After(k.CreatedAt) {
-		return *k.LastUsedAt
+// finishRotation drops k's previous secret (key.rotation_finished) with schedule s.
+func (r *run) finishRotation(ctx context.Context, k *store.Key, s store.Schedule) error {
+	detail, ok := k.FinishRotation(r.now)
+	if !ok {
+		return r.s.store.SetSchedule(ctx, k.ID, k.Version, s)
 	}
-	return k.CreatedAt
-}
-
-// next is k's schedule after a visit at r.now: the earliest instant after now at which
-// something about a live key falls due.
-func (r *run) next(k *store.Key) store.Schedule {
-	cfg := r.s.cfg
-	var due time.Time
-	consider := func(t time.Time) {
-		if t.After(r.now) && (due.IsZero() || t.Before(due)) {
-			due = t
-		}
+	k.Bump(r.now)
+	detail["by"], detail["version"] = Actor, k.Version
+	if err := r.s.store.UpdateKeyScheduled(ctx, k, s, r.event(store.EventKeyRotationFinished, k, detail)); err != nil {
+		return err
 	}
-	consider(k.ExpiresAt)
-	if k.Previous != nil {
-		consider(k.Previous.ExpiresAt)
-	}
-	for _, d := range cfg.Offsets {
-		consider(k.ExpiresAt.Add(-time.Duration(d) * day))
-	}
-	if cfg.StaleAfter > 0 {
-		if t := idleSince(k).Add(cfg.StaleAfter); t.After(r.now) {
-			consider(t)
-		} else {
-			// This idle period was reported; a new one cannot end before a use after now.
-			consider(r.now.Add(cfg.StaleAfter))
-		}
-	}
-	return store.Schedule{DueAt: due}
+	r.count(func(res *Result) { res.RotationsFinished++ })
+	return nil
 }
 
 func (r *run) reminder(k *store.Key, kind string) *Reminder {
@@ -398,75 +324,26 @@ func (r *run) reminder(k *store.Key, kind string) *Reminder {
 	}
 }
 
-// marker is a reminder's marker item.
-type marker struct {
-	PK        string    `dynamodbav:"pk"`
-	SK        string    `dynamodbav:"sk"`
-	Kind      string    `dynamodbav:"kind"`
-	KeyID     string    `dynamodbav:"key_id"`
-	State     string    `dynamodbav:"state"`
-	Detail    string    `dynamodbav:"detail"` // the Reminder as JSON, replayed verbatim by a retry
-	Run       string    `dynamodbav:"run"`    // the run that holds the lease
-	EBSent    bool      `dynamodbav:"eb_sent"`
-	CreatedAt time.Time `dynamodbav:"created_at"`
-	SentAt    time.Time `dynamodbav:"sent_at,omitempty"`
-	DuePK     string    `dynamodbav:"due_pk,omitempty"`
-	DueAt     int64     `dynamodbav:"due_at,omitempty"`
-	TTL       int64     `dynamodbav:"ttl"`
-}
-
-// remind records reminder rem once (marker + event, conditional on k's version and
-// extra), then delivers it. A marker that exists already means another run (or an
-// earlier one) has it: nothing to do here.
-func (r *run) remind(ctx context.Context, k *store.Key, rem *Reminder, sk string, extra *expression.ConditionBuilder, evType string, detail map[string]any) error {
-	rem.ReminderID = k.ID + "/" + strings.TrimPrefix(sk, "REMINDER#")
+// remind records reminder rem, named name, once (marker + event, conditional on k's
+// version and, when sameUse, on k being unused since it was read), then delivers it.
+// A marker that exists already means another run (or an earlier one) has it:
+// nothing to do here.
+func (r *run) remind(ctx context.Context, k *store.Key, rem *Reminder, name string, sameUse bool, evType string, detail map[string]any) error {
+	rem.ReminderID = k.ID + "/" + name
 	body, err := json.Marshal(rem)
 	if err != nil {
 		return err
 	}
-	m := marker{
-		PK: store.KeyPK(k.ID), SK: sk, Kind: rem.Kind, KeyID: k.ID, State: markerPending, Detail: string(body),
-		Run: r.id, CreatedAt: r.now, DuePK: store.DuePK(k.ID), DueAt: r.now.Add(r.s.cfg.Lease).Unix(),
+	m := &store.ReminderMarker{
+		KeyID: k.ID, Name: name, Kind: rem.Kind, State: store.ReminderPending, Detail: string(body),
+		Run: r.id, CreatedAt: r.now, LeaseUntil: r.now.Add(r.s.cfg.Lease).Unix(),
 		// Kept until the key is past expiry (no reminder is evaluated after that), and a margin.
 		TTL: k.ExpiresAt.Add(30 * day).Unix(),
 	}
-	item, err := attributevalue.MarshalMap(m)
-	if err != nil {
-		return err
-	}
-	check, err := r.s.store.KeyCondition(k.ID, k.Version, extra)
-	if err != nil {
-		return err
-	}
 	detail["reminder_id"] = rem.ReminderID
-	ev, err := r.s.store.EventPut(r.event(evType, k, detail))
-	if err != nil {
+	recorded, err := r.s.store.RecordReminder(ctx, k, m, sameUse, r.event(evType, k, detail))
+	if err != nil || !recorded {
 		return err
-	}
-	table := r.s.store.Table()
-	_, err = r.s.store.DB().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{ConditionCheck: check},
-		{Put: &types.Put{TableName: &table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		{Put: ev},
-	}})
-	var tce *types.TransactionCanceledException
-	switch {
-	case err == nil:
-	case errors.As(err, &tce) && len(tce.CancellationReasons) == 3:
-		reasons := tce.CancellationReasons
-		switch {
-		case aws.ToString(reasons[0].Code) == "ConditionalCheckFailed":
-			return store.ErrConflict // the key changed (or was used): decide again
-		case aws.ToString(reasons[1].Code) == "ConditionalCheckFailed":
-			return nil // recorded already
-		}
-		return store.ErrConflict // TransactionConflict: a concurrent writer; retry
-	default:
-		var tcx *types.TransactionConflictException
-		if errors.As(err, &tcx) {
-			return store.ErrConflict
-		}
-		return fmt.Errorf("record reminder %s: %w", rem.ReminderID, err)
 	}
 	r.count(func(res *Result) {
 		if rem.Kind == KindStale {
@@ -475,7 +352,7 @@ func (r *run) remind(ctx context.Context, k *store.Key, rem *Reminder, sk string
 			res.ExpiryReminders++
 		}
 	})
-	if err := r.deliver(ctx, m.PK, m.SK, rem, false); err != nil {
+	if err := r.deliver(ctx, k.ID, name, rem, false); err != nil {
 		// Recorded and pending: the marker is due after its lease, and a later run delivers it.
 		r.count(func(res *Result) { res.Failed++ })
 		r.s.log.Warn("reminder delivery failed; retried after the lease", "reminder_id", rem.ReminderID, "err", err)
@@ -484,20 +361,12 @@ func (r *run) remind(ctx context.Context, k *store.Key, rem *Reminder, sk string
 }
 
 // resume takes up a reminder left pending by a run that failed or died: claim its lease
-// (conditional on the due_at read, so one run wins), then deliver the stored payload.
-func (r *run) resume(ctx context.Context, item map[string]types.AttributeValue) error {
-	var m marker
-	if err := attributevalue.UnmarshalMap(item, &m); err != nil {
-		return fmt.Errorf("unmarshal marker: %w", err)
-	}
-	if m.State != markerPending {
+// (conditional on the lease read, so one run wins), then deliver the stored payload.
+func (r *run) resume(ctx context.Context, m *store.ReminderMarker) error {
+	if m.State != store.ReminderPending {
 		return nil
 	}
-	u := expression.Set(expression.Name("run"), expression.Value(r.id)).
-		Set(expression.Name(store.AttrDueAt), expression.Value(r.now.Add(r.s.cfg.Lease).Unix()))
-	cond := expression.Name("state").Equal(expression.Value(markerPending)).
-		And(expression.Name(store.AttrDueAt).Equal(expression.Value(m.DueAt)))
-	if err := r.updateMarker(ctx, m.PK, m.SK, u, cond); err != nil {
+	if err := r.s.store.ClaimReminder(ctx, m.KeyID, m.Name, r.id, m.LeaseUntil, r.now.Add(r.s.cfg.Lease)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil // another run claimed it, or it was sent
 		}
@@ -505,16 +374,15 @@ func (r *run) resume(ctx context.Context, item map[string]types.AttributeValue) 
 	}
 	var rem Reminder
 	if err := json.Unmarshal([]byte(m.Detail), &rem); err != nil {
-		return fmt.Errorf("marker %s %s: %w", m.PK, m.SK, err)
+		return fmt.Errorf("marker %s/%s: %w", m.KeyID, m.Name, err)
 	}
 	r.count(func(res *Result) { res.Resumed++ })
-	return r.deliver(ctx, m.PK, m.SK, &rem, m.EBSent)
+	return r.deliver(ctx, m.KeyID, m.Name, &rem, m.EBSent)
 }
 
-// deliver publishes rem to EventBridge (unless ebSent) and SNS, then marks it sent.
-// It writes only while this run holds the marker's lease.
-func (r *run) deliver(ctx context.Context, pk, sk string, rem *Reminder, ebSent bool) error {
-	mine := expression.Name("run").Equal(expression.Value(r.id)).And(expression.Name("state").Equal(expression.Value(markerPending)))
+// deliver publishes rem to EventBridge (unless ebSent) and SNS, then marks its marker
+// (keyID, name) sent. It writes only while this run holds the marker's lease.
+func (r *run) deliver(ctx context.Context, keyID, name string, rem *Reminder, ebSent bool) error {
 	if !ebSent {
 		if err := r.s.pub.PublishEvent(ctx, rem); err != nil {
 			return err
@@ -523,45 +391,16 @@ func (r *run) deliver(ctx context.Context, pk, sk string, rem *Reminder, ebSent 
 	if err := r.s.pub.PublishNotice(ctx, rem); err != nil {
 		if !ebSent {
 			// Remember the half that went out, so the retry does not repeat it.
-			if uerr := r.updateMarker(ctx, pk, sk, expression.Set(expression.Name("eb_sent"), expression.Value(true)), mine); uerr != nil {
+			if uerr := r.s.store.MarkReminderHalfSent(ctx, keyID, name, r.id); uerr != nil {
 				r.s.log.Warn("could not record the EventBridge half of a reminder", "reminder_id", rem.ReminderID, "err", uerr)
 			}
 		}
 		return err
 	}
-	u := expression.Set(expression.Name("state"), expression.Value(markerSent)).
-		Set(expression.Name("eb_sent"), expression.Value(true)).
-		Set(expression.Name("sent_at"), expression.Value(r.now)).
-		Remove(expression.Name(store.AttrDuePK)).Remove(expression.Name(store.AttrDueAt))
-	if err := r.updateMarker(ctx, pk, sk, u, mine); err != nil {
+	if err := r.s.store.MarkReminderSent(ctx, keyID, name, r.id, r.now); err != nil {
 		return fmt.Errorf("mark %s sent: %w", rem.ReminderID, err)
 	}
 	r.count(func(res *Result) { res.Delivered++ })
-	return nil
-}
-
-func (r *run) updateMarker(ctx context.Context, pk, sk string, u expression.UpdateBuilder, cond expression.ConditionBuilder) error {
-	expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(cond).Build()
-	if err != nil {
-		return err
-	}
-	_, err = r.s.store.DB().UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(r.s.store.Table()),
-		Key: map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: sk},
-		},
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return store.ErrConflict
-	}
-	if err != nil {
-		return fmt.Errorf("update marker: %w", err)
-	}
 	return nil
 }
 

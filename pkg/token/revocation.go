@@ -4,14 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/keyward/keyward/pkg/store"
 )
@@ -25,7 +19,8 @@ type revoked struct {
 }
 
 func memoryOf(k *store.Key) revoked {
-	return revoked{jtis: k.RevokedJTIs, maxIAT: k.RevokedIAT, notBefore: k.TokensNotBefore}
+	m := k.RevokedTokens()
+	return revoked{jtis: m.JTIs, maxIAT: m.MaxIAT, notBefore: m.NotBefore}
 }
 
 // revoke is the memory after revoking token jti, issued at iat and accepted until
@@ -80,44 +75,19 @@ const revokeAttempts = 12
 func (d *Dynamo) RevokeAccess(ctx context.Context, k *store.Key, jti string, iat, exp, now time.Time, e *store.Event) error {
 	m := memoryOf(k)
 	until := exp.Add(leeway).Unix()
-	var ev *types.Put
 	for attempt := 1; ; attempt++ {
 		next, changed := m.revoke(jti, iat.Unix(), until, now.Unix())
 		if !changed {
 			return nil // refused already: nothing to write or record
 		}
-		if ev == nil {
-			var err error
-			if ev, err = d.eventPut(e); err != nil {
-				return err
-			}
-		}
-		upd, err := d.revocationUpdate(k.ID, m, next, jti)
-		if err != nil {
+		cur, err := d.st.ReviseRevokedTokens(ctx, k.ID, m.stored(), next.stored(), jti, e)
+		switch {
+		case err == nil, errors.Is(err, store.ErrNotFound):
+			return nil // written, or the key is gone: its tokens are refused already
+		case !errors.Is(err, store.ErrConflict):
 			return err
-		}
-		_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-			TransactItems: []types.TransactWriteItem{{Update: upd}, {Put: ev}},
-		})
-		if err == nil {
-			return nil
-		}
-		var tce *types.TransactionCanceledException
-		if !errors.As(err, &tce) || len(tce.CancellationReasons) == 0 {
-			return fmt.Errorf("revoke access token: %w", err)
-		}
-		switch r := tce.CancellationReasons[0]; {
-		case r.Code != nil && *r.Code == "ConditionalCheckFailed":
-			if len(r.Item) == 0 {
-				return nil // the key is gone: its tokens are refused already
-			}
-			var cur store.Key
-			if err := attributevalue.UnmarshalMap(r.Item, &cur); err != nil {
-				return fmt.Errorf("revoke access token: unmarshal key %s: %w", k.ID, err)
-			}
-			m = memoryOf(&cur)
-		case !lostRace(tce):
-			return fmt.Errorf("revoke access token: %w", err)
+		case cur != nil:
+			m = revoked{jtis: cur.JTIs, maxIAT: cur.MaxIAT, notBefore: cur.NotBefore}
 		}
 		if attempt == revokeAttempts {
 			return fmt.Errorf("revoke access token: lost %d times to concurrent writes: %w", attempt, store.ErrConflict)
@@ -126,72 +96,7 @@ func (d *Dynamo) RevokeAccess(ctx context.Context, k *store.Key, jti string, iat
 	}
 }
 
-// lostRace reports whether a cancelled transaction lost to another write in flight.
-func lostRace(tce *types.TransactionCanceledException) bool {
-	for _, r := range tce.CancellationReasons {
-		if r.Code != nil && *r.Code == "TransactionConflict" {
-			return true
-		}
-	}
-	return false
-}
-
-// revocationUpdate is the write that turns the key item's memory m into next. When m
-// has room and no watermark moves, it sets one entry and removes the expired ones m
-// holds, under the condition that the stored list has room too (so it can never
-// exceed store.MaxRevokedJTIs, however stale m is) and that revoked_iat covers the
-// new token. Otherwise it replaces the memory whole, under the condition that the
-// stored memory is still m.
-func (d *Dynamo) revocationUpdate(keyID string, m, next revoked, jti string) (*types.Update, error) {
-	list := expression.Name("revoked_jti")
-	iatName, nbName := expression.Name("revoked_iat"), expression.Name("tokens_not_before")
-	cond := expression.AttributeExists(expression.Name("pk"))
-	var u expression.UpdateBuilder
-	if m.jtis != nil && len(m.jtis) < store.MaxRevokedJTIs && next.notBefore == m.notBefore {
-		u = expression.Set(list.AppendName(expression.NameNoDotSplit(jti)), expression.Value(next.jtis[jti]))
-		for old := range m.jtis {
-			if _, kept := next.jtis[old]; !kept {
-				u = u.Remove(list.AppendName(expression.NameNoDotSplit(old)))
-			}
-		}
-		iat := expression.Value(next.maxIAT)
-		if next.maxIAT > m.maxIAT {
-			u = u.Set(iatName, iat)
-			cond = cond.And(expression.Or(expression.AttributeNotExists(iatName), iatName.LessThanEqual(iat)))
-		} else {
-			cond = cond.And(iatName.GreaterThanEqual(iat))
-		}
-		cond = cond.And(list.Size().LessThan(expression.Value(store.MaxRevokedJTIs)))
-	} else {
-		jtis := next.jtis
-		if jtis == nil {
-			jtis = map[string]int64{}
-		}
-		u = expression.Set(list, expression.Value(maps.Clone(jtis))).Set(iatName, expression.Value(next.maxIAT))
-		if next.notBefore > 0 {
-			u = u.Set(nbName, expression.Value(next.notBefore))
-		}
-		cond = cond.And(storedAs(list, m.jtis, m.jtis == nil)).
-			And(storedAs(iatName, m.maxIAT, m.maxIAT == 0)).
-			And(storedAs(nbName, m.notBefore, m.notBefore == 0))
-	}
-	expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(cond).Build()
-	if err != nil {
-		return nil, fmt.Errorf("build access-token revocation: %w", err)
-	}
-	return &types.Update{
-		TableName: &d.table, Key: primary(store.KeyPK(keyID), "KEY"),
-		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}, nil
-}
-
-// storedAs is the condition that attribute name holds v, or, if absent, that it is
-// not there (or NULL).
-func storedAs(name expression.NameBuilder, v any, absent bool) expression.ConditionBuilder {
-	if absent {
-		return expression.Or(expression.AttributeNotExists(name), expression.AttributeType(name, expression.Null))
-	}
-	return name.Equal(expression.Value(v))
+// stored is m as the store keeps it.
+func (m revoked) stored() store.RevokedTokens {
+	return store.RevokedTokens{JTIs: m.jtis, MaxIAT: m.maxIAT, NotBefore: m.notBefore}
 }
