@@ -1,11 +1,47 @@
-// Package store keeps keys and their events in the one DynamoDB table.
+// Package store keeps keys, their events and every other item of the one DynamoDB
+// table.
 //
-// Items (all attribute names are explicit strings, see template.yaml):
+// It owns the table: every item kind is written and read here, behind methods that
+// take and return domain types, and no DynamoDB client or type leaves the package.
 //
-//	key    pk=KEY#<id>  sk=KEY        gsi1pk=OWNER#<owner>  gsi2pk=KEYS  lsk=<rank>#<newest-first ms>#<id>
-//	                                  gsi4pk=KEYS   gsi4sk=<owner> <lsk>
-//	event  pk=KEY#<id>  sk=EV#<evid>  gsi3pk=AUDIT          gsi3sk=<evid>  ttl=<epoch s>
-//	                                  gsi4pk=AUDIT  gsi4sk=<owner> <evid>   (events of a known owner)
+// Items. This is the one complete list of what the table holds; ItemKinds is the same
+// list in Go, and a test holds this comment, template.yaml and every write of the
+// store to it. Key shapes are literal text with <name> for a variable part; every
+// attribute name is an explicit string.
+//
+//	key              pk=KEY#<id>  sk=KEY
+//	    id name description owner scopes status start created_at updated_at created_by
+//	    expires_at metadata allowed_cidrs version secret previous (management writes);
+//	    last_used_at last_used_ip (TouchLastUsed); revoked_jti revoked_iat
+//	    tokens_not_before (ReviseRevokedTokens); locks (RecordLock);
+//	    gsi1pk=OWNER#<owner>  lsk=<rank>#<newest-first ms>#<id>   gsi1: one owner's keys
+//	    gsi2pk=KEYS           lsk                                 gsi2: every key
+//	    gsi4pk=KEYS           gsi4sk=<owner> <lsk>                gsi4: owner ranges
+//	    due_pk=DUE#<shard>    due_at=<epoch s>                    due: the sweeper's schedule
+//	    ttl=<epoch s> once an expired or revoked key may be purged
+//	event            pk=KEY#<id>  sk=EV#<evid>
+//	    id time type key_id actor ip owner detail; ttl=<time + event retention>
+//	    gsi3pk=AUDIT  gsi3sk=<evid>                               gsi3: the audit log
+//	    gsi4pk=AUDIT  gsi4sk=<owner> <evid>                       gsi4: events of a known owner
+//	expiry reminder  pk=KEY#<id>  sk=REMINDER#EXPIRY#<expires_at>#v<n>#<offset>d
+//	stale reminder   pk=KEY#<id>  sk=REMINDER#STALE#<idle_since>
+//	    key_id kind state detail run eb_sent created_at sent_at (RecordReminder and the
+//	    Mark/Claim writers); due_pk due_at=<lease end> while pending;
+//	    ttl=<the key's expires_at + 30 days>
+//	refresh family   pk=RT#<family>  sk=RT
+//	    family key_id hash used gen secret_n scope status created_at expires_at;
+//	    ttl=<expires_at + 1 day> (CreateFamily, RotateFamily, RevokeFamily)
+//	lockout counter  pk=LOCKOUT#<key id>#<ip>  sk=LOCKOUT
+//	    n window_start locked_until; ttl=<past the window and any lock> (CountFailure,
+//	    LockPair)
+//	route table      pk=CONFIG  sk=ROUTES
+//	    routes: pattern → scope (GetRoutes, PutRoutes; package routeconfig)
+//
+// Indexes, all projecting every attribute: gsi1 (gsi1pk, lsk), gsi2 (gsi2pk, lsk),
+// gsi3 (gsi3pk, gsi3sk), gsi4 (gsi4pk, gsi4sk), due (due_pk, due_at; sparse). The
+// audit index gsi3 is one partition, AUDIT: bucketing it (by month, say) would not
+// raise its write ceiling, since every new event lands in the newest bucket, and
+// would make a sparse log cost a query per empty bucket. TTL is the attribute ttl.
 //
 // Owner-narrowed reads (a caller holding keys:read@owner:team-* and the like) use
 // gsi4, whose sort key starts with the owner and a space (owners hold no spaces):
@@ -48,14 +84,20 @@
 //     change bumps version by exactly one. A change and its event are written in one
 //     transaction, so the audit trail never misses or invents a change.
 //   - Bookkeeping attributes have their own conditional writers that touch nothing
-//     else and never bump version: last_used_* (package usage), the schedule (the
-//     sweeper), revoked_jti/revoked_iat/tokens_not_before (package token) and locks
-//     (RecordLock). Management writes SET only their own attributes, so neither kind
+//     else and never bump version: last_used_* (TouchLastUsed, for package usage),
+//     the schedule (SetSchedule, for the sweeper), revoked_jti/revoked_iat/
+//     tokens_not_before (ReviseRevokedTokens, for package token) and locks
+//     (RecordLock, for package lockout). Management writes SET only their own attributes, so neither kind
 //     loses or clobbers the other. Each bounded map is written under a condition that
 //     holds it to its bound however stale the writer's read: an entry is added only
 //     while there is room, and one is removed only if still as read.
 //   - A revoked key is never written again except by delete: Update refuses it, and so
 //     does RecordLock (a revoked key refuses everything anyway).
+//   - The other kinds are written under their own conditions: a reminder marker once
+//     (attribute_not_exists, with its event and a check of the key's version), then
+//     only by the run holding its lease; a refresh family's rotation only on its
+//     current hash; a lockout counter only within or after its window. The route
+//     table item is configuration, replaced whole.
 //   - Records are found by key id, never by a secret. Hashes are stored, secrets never.
 //   - Not found is ErrNotFound; a lost race is ErrConflict. Neither is nil, nil.
 package store
