@@ -3,11 +3,13 @@
 //
 // A failure is a well-formed credential whose key id is unknown or whose secret does not
 // match. Each one is an atomic ADD on a counter item (pk=LOCKOUT#<key id>#<ip>
-// sk=LOCKOUT) whose window opens with the first failure; the counter and any lock expire
-// by DynamoDB TTL. When the count reaches the limit (default 5 in 5 minutes) a
-// conditional write sets locked_until; the instance that wins that write records the
-// lock on the key's item (locks: ip → locked until, store.Dynamo.RecordLock, no version
-// bump) and one auth.failed event. An unknown key id has no item, and gets none.
+// sk=LOCKOUT, written by store.Dynamo.CountFailure) whose window opens with the first
+// failure; the counter and any lock expire by DynamoDB TTL. When the count reaches the
+// limit (default 5 in 5 minutes) a conditional write sets locked_until
+// (store.Dynamo.LockPair); the instance that wins that write records the lock on the
+// key's item (locks: ip → locked until, store.Dynamo.RecordLock, no version bump) and
+// one auth.failed event. An unknown key id has no item, and gets none. The package
+// decides; package store does every write.
 //
 // While locked, the pair is refused (429 where the protocol can say so, with the lock's
 // remaining time) by every instance:

@@ -3,7 +3,9 @@
 //
 // A run reads only what is due: the sparse "due" index (pkg/store/due.go) holds each
 // key, and each reminder still being delivered, under the earliest instant something
-// about it falls due. For every due key the sweeper:
+// about it falls due. For every due key the sweeper decides, without I/O (Decide, a
+// Plan), and then writes the plan; the key transitions are store.Key's Expire and
+// FinishRotation, and package store does every read and write. It:
 //
 //  1. expires a key past expires_at (status expired, key.expired, purge time set);
 //  2. records and delivers the expiry reminder of the smallest offset that has passed

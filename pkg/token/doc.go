@@ -30,4 +30,7 @@
 //     succeed, and presenting a hash the family already used revokes the family.
 //   - A family is bound to the key's secret version it was issued under: it lives
 //     only while that secret is the key's current one or a previous one in its grace.
+//   - Package store does every read and write (store.RefreshFamily and its writers,
+//     store.Dynamo.ReviseRevokedTokens); this package decides: the revocation plan,
+//     reuse versus an invalid grant, and when a family's spent hashes are trimmed.
 package token

@@ -1,5 +1,6 @@
 // Package usage records when and from where a key was last used: last_used_at and
-// last_used_ip on the key item, and a key.used event.
+// last_used_ip on the key item (written by store.Dynamo.TouchLastUsed), and a key.used
+// event.
 //
 // Invariants:
 //   - At most one write per key per Interval (60 s) across all instances: the update is
