@@ -50,9 +50,6 @@ func New(db API, table string, retention time.Duration) *Dynamo {
 	return &Dynamo{db: db, table: table, retention: retention}
 }
 
-// Table returns the table name.
-func (d *Dynamo) Table() string { return d.table }
-
 const (
 	keySK     = "KEY"
 	allKeysPK = "KEYS"
