@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/pkg/service"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/testenv"
+	"github.com/keyward/keyward/pkg/usage"
 )
 
 // routes is the route table every test deploys.
@@ -85,14 +86,22 @@ func harnessWith(t testing.TB, env *testenv.Env, c *clock, rootSecretID string, 
 	deps.Store = store.New(h.db, env.Table, cfg.EventRetention)
 	h.keys = &countingReader{KeyReader: deps.Store}
 	deps.Verifier.Keys = h.keys
+	// Last use is written through the counting client too (the authorizer's writes).
+	deps.Verifier.Usage = usage.New(h.db, env.Table, deps.Store)
 	deps.Verifier.Now = c.Now
 	deps.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a, err := authorizer.New(context.Background(), deps, acfg)
+	a, err := authorizer.New(context.Background(), authorizerDeps(deps), acfg)
 	if err != nil {
 		return nil, err
 	}
 	h.a = a
 	return h, nil
+}
+
+// authorizerDeps are the parts of a function's dependencies the authorizer takes, as
+// its main passes them.
+func authorizerDeps(d *service.Deps) authorizer.Deps {
+	return authorizer.Deps{Verifier: d.Verifier, Store: d.Store, Table: d.Config.Table, Log: d.Log}
 }
 
 // newKey stores a key with scopes, changed by edit, and returns its id and full string.

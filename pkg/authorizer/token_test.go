@@ -45,7 +45,7 @@ func realSigner(t testing.TB, h *harness) (sign func(iss, keyID string, sv int64
 		t.Fatal(err)
 	}
 	keys := memSet{&jwks.Set{Keys: []jwks.Key{{JWK: k}}}}
-	h.deps.Verifier.Tokens = &token.Verifier{Keys: keys, Audience: "keyward", Issuer: issuer}
+	h.a.Verifier.Tokens = &token.Verifier{Keys: keys, Audience: "keyward", Issuer: issuer}
 	return func(iss, keyID string, sv int64) string {
 		signer := &token.Signer{Keys: keys, Issuer: iss, Audience: "keyward", Lifetime: 300 * time.Second}
 		a, err := signer.Sign(context.Background(), token.Grant{KeyID: keyID, JTI: token.NewJTI(),
@@ -83,7 +83,7 @@ func TestRealTokenRevocationBound(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else {
-				claims, ok, err := h.deps.Verifier.Tokens.(*token.Verifier).ParseUnexpired(ctx, tok)
+				claims, ok, err := h.a.Verifier.Tokens.(*token.Verifier).ParseUnexpired(ctx, tok)
 				if err != nil || !ok {
 					t.Fatalf("parse own token: %v", err)
 				}

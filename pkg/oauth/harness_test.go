@@ -85,7 +85,8 @@ func newHarnessWith(t testing.TB, root bool) *harness {
 	}
 	h.keys = keysapi.New(keysDeps.Store, keysDeps.Verifier, keysDeps.Peppers,
 		keysapi.Config{Prefix: cfg.Prefix, DefaultExpiry: cfg.DefaultExpiry}, keysDeps.Log).Router()
-	h.api = oauth.New(h.deps, oauth.Config{Audience: cfg.TokenAudience, AccessLifetime: 300 * time.Second, RefreshLifetime: 36000 * time.Second})
+	h.api = oauth.New(oauth.Deps{Verifier: h.deps.Verifier, Store: h.deps.Store, SigningKeys: h.deps.SigningKeys,
+		Tokens: h.deps.Tokens, Log: h.deps.Log}, oauth.Config{Audience: cfg.TokenAudience, AccessLifetime: 300 * time.Second, RefreshLifetime: 36000 * time.Second})
 	h.oauth = h.api.Router()
 	return h
 }
@@ -114,7 +115,8 @@ func (h *harness) build(cfg service.Config) *service.Deps {
 func (h *harness) authorizer() func(credential string) bool {
 	h.t.Helper()
 	d := h.build(h.config())
-	a, err := authorizer.New(context.Background(), d, authorizer.Config{RouteScopes: `{"GET /v1/whoami": ""}`, ReloadEvery: time.Minute})
+	a, err := authorizer.New(context.Background(), authorizer.Deps{Verifier: d.Verifier, Store: d.Store, Table: d.Config.Table, Log: d.Log},
+		authorizer.Config{RouteScopes: `{"GET /v1/whoami": ""}`, ReloadEvery: time.Minute})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -143,7 +145,7 @@ func (h *harness) rotate() {
 	h.rotation++
 	token := "rotation-" + testenv.RandomString(h.t, 24)
 	for _, step := range []string{"create", "set", "test", "finish"} {
-		var e jwks.RotationEvent
+		var e events.SecretsManagerSecretRotationEvent
 		readFixture(h.t, "rotate-signing-key-"+step, &e)
 		e.ClientRequestToken = token
 		if err := h.rotator.Handle(context.Background(), e); err != nil {

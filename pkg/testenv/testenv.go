@@ -19,6 +19,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/keyward/keyward/infra/stack"
+	"github.com/keyward/keyward/pkg/env"
 )
 
 // TableLogicalID is the template resource the test table is created from.
@@ -55,7 +56,7 @@ var (
 // t when the local services are not running, or fails it if KEYWARD_REQUIRE_SERVICES=1.
 func New(t testing.TB) *Env {
 	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
+	if !env.Local() {
 		if os.Getenv("KEYWARD_REQUIRE_SERVICES") == "1" {
 			t.Fatal("testenv: KEYWARD_REQUIRE_SERVICES=1 but AWS_ENDPOINT_URL_DYNAMODB is unset")
 		}

@@ -168,8 +168,8 @@ func (d *Dynamo) eventPut(e *store.Event) (*types.Put, error) {
 	return d.events.EventPut(e)
 }
 
-// Rotate consumes presented and makes next the family's current token, with e, in one
-// conditional transaction: the family must be active, of keyID, unexpired at now,
+// Rotate consumes presented and makes next the family's current token in one
+// conditional write: the family must be active, of keyID, unexpired at now,
 // bound to one of secretNs, and presented must be its current token. On failure the
 // family as stored says why: ErrReused (presented was used before: the caller must
 // revoke the family) or ErrInvalidGrant. The family after rotation is returned.

@@ -24,6 +24,7 @@ import (
 	"github.com/keyward/keyward/infra/gateway"
 	"github.com/keyward/keyward/infra/localstack"
 	"github.com/keyward/keyward/infra/stack"
+	"github.com/keyward/keyward/pkg/env"
 )
 
 func main() {
@@ -70,7 +71,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
+	if !env.Local() {
 		// make local: take the port first, then start the services around this same
 		// program, which inherits the listener.
 		return withServices(ctx, p)
