@@ -318,11 +318,16 @@ func (u *keyUpdate) patch(fl *pflag.FlagSet) (client.KeyPatch, error) {
 		return p, err
 	}
 	p.AllowedCIDRs = cidrs
-	if p.Name == nil && p.Description == nil && p.Owner == nil && p.Scopes == nil && p.ExpiresAt == nil &&
-		p.Metadata == nil && p.AllowedCIDRs == nil {
+	if unchanged(p) {
 		return p, usagef("nothing to change: give at least one of --name, --description, --owner, --scope, --expires-at, --metadata, --cidr, --clear-cidrs")
 	}
 	return p, nil
+}
+
+// unchanged reports whether p changes nothing.
+func unchanged(p client.KeyPatch) bool {
+	return p.Name == nil && p.Description == nil && p.Owner == nil && p.Scopes == nil && p.ExpiresAt == nil &&
+		p.Metadata == nil && p.AllowedCIDRs == nil
 }
 
 // allowedCIDRs is the new CIDR list: none (--clear-cidrs), the --cidr flags, or nil
