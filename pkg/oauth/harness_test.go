@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,10 +118,7 @@ func (h *harness) authorizer() func(credential string) bool {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "authorizer-http.json"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	raw := testenv.FixtureBytes(h.t, "authorizer-http")
 	return func(credential string) bool {
 		h.t.Helper()
 		out, err := a.Handle(context.Background(), []byte(strings.ReplaceAll(string(raw), "API_KEY", credential)))
@@ -154,25 +149,18 @@ func (h *harness) rotate() {
 	}
 }
 
+// readFixture decodes events/<name>.json into v.
 func readFixture(t testing.TB, name string, v any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("fixture %s: %v", name, err)
-	}
+	testenv.Fixture(t, name, v)
 }
 
 func fixture(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	var req events.APIGatewayV2HTTPRequest
-	readFixture(t, name, &req)
-	return req
+	return testenv.HTTPRequest(t, name)
 }
 
-type opt func(*events.APIGatewayV2HTTPRequest)
+type opt = testenv.RequestOption
 
 // form replaces the body with the given parameters (pairs: name, value).
 func form(pairs ...string) opt {
@@ -187,23 +175,18 @@ func form(pairs ...string) opt {
 		r.Body = b.String()
 	}
 }
-func rawBody(s string) opt { return func(r *events.APIGatewayV2HTTPRequest) { r.Body = s } }
-func header(k, v string) opt {
-	return func(r *events.APIGatewayV2HTTPRequest) {
-		if v == "" {
-			delete(r.Headers, k)
-			return
-		}
-		r.Headers[k] = v
-	}
-}
+
+// The request options shared by every handler's tests.
+var (
+	rawBody  = testenv.Body
+	header   = testenv.Header
+	sourceIP = testenv.SourceIP
+)
+
 func basic(id, secret string) opt {
 	return header("authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))))
 }
 func bearer(c string) opt { return header("authorization", "Bearer "+c) }
-func sourceIP(ip string) opt {
-	return func(r *events.APIGatewayV2HTTPRequest) { r.RequestContext.HTTP.SourceIP = ip }
-}
 
 type response struct {
 	status  int
@@ -237,17 +220,8 @@ func (r response) oauthError(t *testing.T, status int, code string) response {
 
 func serve(t testing.TB, router *httpapi.Router, req events.APIGatewayV2HTTPRequest) response {
 	t.Helper()
-	resp, err := router.Serve(context.Background(), req)
-	if err != nil {
-		t.Fatalf("Serve returned an error: %v", err)
-	}
-	r := response{status: resp.StatusCode, headers: resp.Headers, raw: resp.Body}
-	if resp.Body != "" {
-		if err := json.Unmarshal([]byte(resp.Body), &r.body); err != nil {
-			t.Fatalf("body is not a JSON object: %q", resp.Body)
-		}
-	}
-	return r
+	r := testenv.Serve(t, router, req)
+	return response{status: r.Status, headers: r.Headers, body: r.Body, raw: r.Raw}
 }
 
 // call sends fixture name to the token function, with opts applied.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -249,14 +247,8 @@ func byReminder(ms []message) map[string]int {
 // scheduledEvent loads events/scheduled.json, the sample `make sweep` sends.
 func scheduledEvent(t *testing.T) events.EventBridgeEvent {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "events", "scheduled.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ev events.EventBridgeEvent
-	if err := json.Unmarshal(data, &ev); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Fixture(t, "scheduled", &ev)
 	return ev
 }
 

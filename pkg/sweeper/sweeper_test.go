@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/sweeper"
+	"github.com/keyward/keyward/pkg/testenv"
 )
 
 // item returns key id's raw item, for the due and ttl attributes.
@@ -344,14 +344,8 @@ func TestReminderSamples(t *testing.T) {
 		{"sweeper-reminder-stale.json", sweeper.DetailTypeStale, sweeper.KindStale},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("..", "..", "events", tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var ev events.EventBridgeEvent
-			if err := json.Unmarshal(data, &ev); err != nil {
-				t.Fatal(err)
-			}
+			testenv.Fixture(t, strings.TrimSuffix(tc.file, ".json"), &ev)
 			dec := json.NewDecoder(bytes.NewReader(ev.Detail))
 			dec.DisallowUnknownFields()
 			var r sweeper.Reminder
