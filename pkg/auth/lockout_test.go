@@ -29,6 +29,7 @@ type instance struct {
 func newInstance(t *testing.T, env *testenv.Env, clock *testenv.Clock) *instance {
 	t.Helper()
 	cfg := service.Config{
+		Local: true, // DynamoDB Local, as FromEnv finds it (env.Local)
 		Table: env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: env.PepperSecretID, RootSecretID: env.RootSecretID,
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}

@@ -76,6 +76,7 @@ func harnessOn(t testing.TB, env *testenv.Env, c *clock) *harness {
 func harnessWith(t testing.TB, env *testenv.Env, c *clock, rootSecretID string, acfg authorizer.Config) (*harness, error) {
 	t.Helper()
 	cfg := service.Config{
+		Local: true, // DynamoDB Local, as FromEnv finds it (env.Local)
 		Table: env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: env.PepperSecretID, RootSecretID: rootSecretID,
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}

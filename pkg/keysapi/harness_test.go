@@ -34,6 +34,7 @@ func newHarness(t *testing.T) *harness {
 // harnessOn builds a fresh "cold start" of the keys function on env.
 func harnessOn(t *testing.T, env *testenv.Env) *harness {
 	cfg := service.Config{
+		Local: true, // DynamoDB Local, as FromEnv finds it (env.Local)
 		Table: env.Table, Prefix: "kw_test_", PepperSecretID: env.PepperSecretID, RootSecretID: env.RootSecretID,
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}

@@ -92,6 +92,7 @@ func newHarnessWith(t testing.TB, root bool) *harness {
 // config is the environment every function of the test deployment reads.
 func (h *harness) config() service.Config {
 	return service.Config{
+		Local: true, // DynamoDB Local, as FromEnv finds it (env.Local)
 		Table: h.env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: h.env.PepperSecretID, RootSecretID: h.env.RootSecretID,
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 		SigningKeysSecretID: h.signing, TokenAudience: service.DefaultAudience, Issuer: issuer,

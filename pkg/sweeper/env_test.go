@@ -45,7 +45,7 @@ func newWorld(t *testing.T) *world {
 	ctx := context.Background()
 	suffix := strings.TrimPrefix(env.Table, "keyward-test-")
 	w := &world{t: t, env: env, sqs: sqs.NewFromConfig(env.AWS), now: time.Now().UTC().Truncate(time.Second)}
-	w.deps = service.Build(service.Config{Table: env.Table, Prefix: testenv.KeyPrefix, EventRetention: 400 * day}, env.AWS)
+	w.deps = service.Build(service.Config{Table: env.Table, Prefix: testenv.KeyPrefix, EventRetention: 400 * day, Local: true}, env.AWS)
 	w.deps.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 
 	eb := eventbridge.NewFromConfig(env.AWS)
