@@ -115,6 +115,10 @@ func first(a, b string) string {
 	return b
 }
 
+// statusClientClosed is the status logged for a request whose client went away before
+// the answer (nginx's 499); no client ever receives it.
+const statusClientClosed = 499
+
 // outcome is what serve learnt for the request's log line.
 type outcome struct {
 	invoked     bool // the route's function ran and logs its own line
@@ -160,6 +164,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, id string) outco
 		return o
 	}
 	out, err := fn.Invoke(r.Context(), payload)
+	if err != nil && r.Context().Err() != nil {
+		// The client went away first (a CLI stopped mid-poll): nothing failed, and
+		// no one is left to answer.
+		g.log.Info("request abandoned by the client", "function", rt.Function, "route", key)
+		writeMessage(w, statusClientClosed, "Client Closed Request")
+		return o
+	}
 	if err != nil {
 		g.log.Error("invocation failed", "function", rt.Function, "route", key, "err", err)
 		status := http.StatusInternalServerError
