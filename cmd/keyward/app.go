@@ -159,18 +159,7 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
-	// Cobra checks required flags after the pre-run hooks; check them here so that a
-	// missing one is a usage error like any other.
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		if err := cmd.ValidateRequiredFlags(); err != nil {
-			return &usageError{err.Error()}
-		}
-		if err := cmd.ValidateFlagGroups(); err != nil {
-			return &usageError{err.Error()}
-		}
-		a.ran = true
-		return nil
-	}
+	root.PersistentPreRunE = a.preRun
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.profile, "profile", "", "the profile to use (default: KEYWARD_PROFILE, else the current one)")
 	pf.StringVarP(&a.output, "output", "o", "", "output format: table or json (default: table on a terminal, else json)")
@@ -182,20 +171,42 @@ func (a *app) rootCmd() *cobra.Command {
 	root.AddCommand(a.loginCmd(), a.profilesCmd(), a.keysCmd(), a.eventsCmd(), a.auditCmd(), a.tokenCmd(), a.whoamiCmd())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
-	// Every command's --help ends with the exit codes.
-	var withCodes func(c *cobra.Command)
-	withCodes = func(c *cobra.Command) {
-		if c != root && c.Runnable() {
-			long := c.Long
-			if long == "" {
-				long = c.Short
-			}
-			c.Long = long + "\n\n" + exitCodesHelp
-		}
-		for _, sub := range c.Commands() {
-			withCodes(sub)
-		}
+	builtinExamples(root)
+	withExitCodes(root, root)
+	return root
+}
+
+// preRun checks the flags before a command runs. Cobra checks required flags after
+// the pre-run hooks; they are checked here so that a missing one is a usage error
+// like any other.
+func (a *app) preRun(cmd *cobra.Command, _ []string) error {
+	if err := cmd.ValidateRequiredFlags(); err != nil {
+		return &usageError{err.Error()}
 	}
+	if err := cmd.ValidateFlagGroups(); err != nil {
+		return &usageError{err.Error()}
+	}
+	a.ran = true
+	return nil
+}
+
+// withExitCodes ends the --help of c and every runnable command under it, root
+// excepted, with the exit codes.
+func withExitCodes(root, c *cobra.Command) {
+	if c != root && c.Runnable() {
+		long := c.Long
+		if long == "" {
+			long = c.Short
+		}
+		c.Long = long + "\n\n" + exitCodesHelp
+	}
+	for _, sub := range c.Commands() {
+		withExitCodes(root, sub)
+	}
+}
+
+// builtinExamples gives cobra's help and completion commands examples.
+func builtinExamples(root *cobra.Command) {
 	for _, c := range root.Commands() {
 		switch c.Name() {
 		case "help":
@@ -208,8 +219,6 @@ func (a *app) rootCmd() *cobra.Command {
 			}
 		}
 	}
-	withCodes(root)
-	return root
 }
 
 // format is the output format: "table" or "json".

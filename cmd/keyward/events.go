@@ -135,59 +135,8 @@ func (a *app) follow(c *client.Client, p client.ListEvents, interval time.Durati
 	if err != nil {
 		return err
 	}
-	seen := map[string]time.Time{}
-	header := format == "table"
-	poll := func(first bool) error {
-		var fresh []client.Event
-		q := p
-		for range maxFollowPages {
-			ctx, cancel := a.callCtx()
-			page, err := c.Audit(ctx, q)
-			cancel()
-			if err != nil {
-				return err
-			}
-			met := false
-			for _, e := range page.Items {
-				if _, ok := seen[e.ID]; ok {
-					met = true
-					continue
-				}
-				fresh = append(fresh, e)
-			}
-			if first || met || page.NextCursor == nil {
-				break
-			}
-			q.Cursor = *page.NextCursor
-		}
-		sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].Time.Before(fresh[j].Time) })
-		var tw *tabwriter.Writer
-		if format == "table" {
-			tw = tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			if header {
-				fmt.Fprintln(tw, eventsHeader)
-				header = false
-			}
-		}
-		for _, e := range fresh {
-			seen[e.ID] = e.Time
-			if tw != nil {
-				eventRow(tw, e)
-				continue
-			}
-			line, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "%s\n", line)
-		}
-		if tw != nil {
-			_ = tw.Flush()
-		}
-		forget(seen)
-		return nil
-	}
-	if err := poll(true); err != nil {
+	f := &follower{a: a, c: c, p: p, format: format, seen: map[string]time.Time{}, header: format == "table"}
+	if err := f.poll(true); err != nil {
 		return err
 	}
 	t := time.NewTicker(interval)
@@ -198,17 +147,104 @@ func (a *app) follow(c *client.Client, p client.ListEvents, interval time.Durati
 			return nil
 		case <-t.C:
 		}
-		if err := poll(false); err != nil {
+		if err := f.poll(false); err != nil {
 			if a.ctx.Err() != nil {
 				return nil
 			}
-			var e *client.Error
-			if errors.As(err, &e) && (e.Status == 401 || e.Status == 403 || e.Status == 400) {
+			if stopsFollowing(err) {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "keyward: %s (polling on)\n", oneLine(err.Error()))
 		}
 	}
+}
+
+// stopsFollowing reports whether a failed poll ends --follow: a refused credential
+// or a bad request, which the next poll would get again. Anything else is retried.
+func stopsFollowing(err error) bool {
+	var e *client.Error
+	return errors.As(err, &e) && (e.Status == 401 || e.Status == 403 || e.Status == 400)
+}
+
+// follower is one --follow: the ids already printed and whether the table header is due.
+type follower struct {
+	a      *app
+	c      *client.Client
+	p      client.ListEvents
+	format string
+	seen   map[string]time.Time
+	header bool
+}
+
+// poll prints the events not seen before, oldest first.
+func (f *follower) poll(first bool) error {
+	fresh, err := f.unseen(first)
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].Time.Before(fresh[j].Time) })
+	if err := f.print(fresh); err != nil {
+		return err
+	}
+	forget(f.seen)
+	return nil
+}
+
+// unseen reads pages, newest first, until one holds an event already seen (at most
+// maxFollowPages; the first poll reads one page), and returns the events not seen.
+func (f *follower) unseen(first bool) ([]client.Event, error) {
+	var fresh []client.Event
+	q := f.p
+	for range maxFollowPages {
+		ctx, cancel := f.a.callCtx()
+		page, err := f.c.Audit(ctx, q)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		met := false
+		for _, e := range page.Items {
+			if _, ok := f.seen[e.ID]; ok {
+				met = true
+				continue
+			}
+			fresh = append(fresh, e)
+		}
+		if first || met || page.NextCursor == nil {
+			break
+		}
+		q.Cursor = *page.NextCursor
+	}
+	return fresh, nil
+}
+
+// print writes events as table rows (the header once per --follow) or JSON lines,
+// and marks them seen.
+func (f *follower) print(events []client.Event) error {
+	var tw *tabwriter.Writer
+	if f.format == "table" {
+		tw = tabwriter.NewWriter(f.a.stdout, 0, 4, 2, ' ', 0)
+		if f.header {
+			fmt.Fprintln(tw, eventsHeader)
+			f.header = false
+		}
+	}
+	for _, e := range events {
+		f.seen[e.ID] = e.Time
+		if tw != nil {
+			eventRow(tw, e)
+			continue
+		}
+		line, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(f.a.stdout, "%s\n", line)
+	}
+	if tw != nil {
+		_ = tw.Flush()
+	}
+	return nil
 }
 
 // forget drops the oldest half of seen once it holds maxSeen ids.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward/pkg/client"
 )
@@ -241,9 +242,7 @@ func (a *app) keysRevokeCmd() *cobra.Command {
 }
 
 func (a *app) keysUpdateCmd() *cobra.Command {
-	var name, description, owner, expiresAt, meta string
-	var scopes, cidrs []string
-	var clearCIDRs bool
+	var u keyUpdate
 	c := &cobra.Command{
 		Use:   "update ID [flags]",
 		Short: "Change a key's name, description, owner, scopes, expiry, metadata or CIDRs",
@@ -255,46 +254,9 @@ scope it holds before and after). Only the flags given are changed; --scope and
 		Args:              idArgs(1, 1),
 		ValidArgsFunction: a.completeKeyIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var p client.KeyPatch
-			fl := cmd.Flags()
-			if fl.Changed("name") {
-				p.Name = &name
-			}
-			if fl.Changed("description") {
-				p.Description = &description
-			}
-			if fl.Changed("owner") {
-				p.Owner = &owner
-			}
-			if fl.Changed("scope") {
-				p.Scopes = scopes
-			}
-			if fl.Changed("expires-at") {
-				t, err := time.Parse(time.RFC3339, expiresAt)
-				if err != nil {
-					return usagef("--expires-at: want RFC 3339 (2027-01-31T00:00:00Z): %v", err)
-				}
-				p.ExpiresAt = &t
-			}
-			if fl.Changed("metadata") {
-				raw, err := jsonObject("metadata", meta, true)
-				if err != nil {
-					return err
-				}
-				p.Metadata = raw
-			}
-			switch {
-			case clearCIDRs && fl.Changed("cidr"):
-				return usagef("--cidr and --clear-cidrs are exclusive")
-			case clearCIDRs:
-				empty := []string{}
-				p.AllowedCIDRs = &empty
-			case fl.Changed("cidr"):
-				p.AllowedCIDRs = &cidrs
-			}
-			if p.Name == nil && p.Description == nil && p.Owner == nil && p.Scopes == nil && p.ExpiresAt == nil &&
-				p.Metadata == nil && p.AllowedCIDRs == nil {
-				return usagef("nothing to change: give at least one of --name, --description, --owner, --scope, --expires-at, --metadata, --cidr, --clear-cidrs")
+			p, err := u.patch(cmd.Flags())
+			if err != nil {
+				return err
 			}
 			return a.keyAction("update", "", "", "", func(c *client.Client, id string) (*client.Key, error) {
 				ctx, cancel := a.callCtx()
@@ -304,15 +266,83 @@ scope it holds before and after). Only the flags given are changed; --scope and
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&name, "name", "", "the new name")
-	f.StringVar(&description, "description", "", "the new description")
-	f.StringVar(&owner, "owner", "", "the new owner")
-	f.StringArrayVar(&scopes, "scope", nil, "the new scopes (replaces them all); repeat for more")
-	f.StringVar(&expiresAt, "expires-at", "", "the new expiry, RFC 3339")
-	f.StringVar(&meta, "metadata", "", "a JSON object merged into the metadata (null clears it)")
-	f.StringArrayVar(&cidrs, "cidr", nil, "the new allowed CIDRs (replaces them all); repeat for more")
-	f.BoolVar(&clearCIDRs, "clear-cidrs", false, "allow the key from anywhere")
+	f.StringVar(&u.name, "name", "", "the new name")
+	f.StringVar(&u.description, "description", "", "the new description")
+	f.StringVar(&u.owner, "owner", "", "the new owner")
+	f.StringArrayVar(&u.scopes, "scope", nil, "the new scopes (replaces them all); repeat for more")
+	f.StringVar(&u.expiresAt, "expires-at", "", "the new expiry, RFC 3339")
+	f.StringVar(&u.meta, "metadata", "", "a JSON object merged into the metadata (null clears it)")
+	f.StringArrayVar(&u.cidrs, "cidr", nil, "the new allowed CIDRs (replaces them all); repeat for more")
+	f.BoolVar(&u.clearCIDRs, "clear-cidrs", false, "allow the key from anywhere")
 	return c
+}
+
+// keyUpdate holds the flags of keys update.
+type keyUpdate struct {
+	name, description, owner, expiresAt, meta string
+	scopes, cidrs                             []string
+	clearCIDRs                                bool
+}
+
+// patch is the PATCH body of the flags given (fl.Changed); giving none is a usage error.
+func (u *keyUpdate) patch(fl *pflag.FlagSet) (client.KeyPatch, error) {
+	var p client.KeyPatch
+	if fl.Changed("name") {
+		p.Name = &u.name
+	}
+	if fl.Changed("description") {
+		p.Description = &u.description
+	}
+	if fl.Changed("owner") {
+		p.Owner = &u.owner
+	}
+	if fl.Changed("scope") {
+		p.Scopes = u.scopes
+	}
+	if fl.Changed("expires-at") {
+		t, err := time.Parse(time.RFC3339, u.expiresAt)
+		if err != nil {
+			return p, usagef("--expires-at: want RFC 3339 (2027-01-31T00:00:00Z): %v", err)
+		}
+		p.ExpiresAt = &t
+	}
+	if fl.Changed("metadata") {
+		raw, err := jsonObject("metadata", u.meta, true)
+		if err != nil {
+			return p, err
+		}
+		p.Metadata = raw
+	}
+	cidrs, err := u.allowedCIDRs(fl)
+	if err != nil {
+		return p, err
+	}
+	p.AllowedCIDRs = cidrs
+	if unchanged(p) {
+		return p, usagef("nothing to change: give at least one of --name, --description, --owner, --scope, --expires-at, --metadata, --cidr, --clear-cidrs")
+	}
+	return p, nil
+}
+
+// unchanged reports whether p changes nothing.
+func unchanged(p client.KeyPatch) bool {
+	return p.Name == nil && p.Description == nil && p.Owner == nil && p.Scopes == nil && p.ExpiresAt == nil &&
+		p.Metadata == nil && p.AllowedCIDRs == nil
+}
+
+// allowedCIDRs is the new CIDR list: none (--clear-cidrs), the --cidr flags, or nil
+// (unchanged).
+func (u *keyUpdate) allowedCIDRs(fl *pflag.FlagSet) (*[]string, error) {
+	switch {
+	case u.clearCIDRs && fl.Changed("cidr"):
+		return nil, usagef("--cidr and --clear-cidrs are exclusive")
+	case u.clearCIDRs:
+		empty := []string{}
+		return &empty, nil
+	case fl.Changed("cidr"):
+		return &u.cidrs, nil
+	}
+	return nil, nil
 }
 
 func (a *app) keysRotateCmd() *cobra.Command {

@@ -46,54 +46,7 @@ not echo. Never from an argument. The credential is checked against the API firs
 		Example: `  keyward login --url http://127.0.0.1:3000 < .local/root-key
   keyward login --profile prod --url https://keys.example.com --key-file ~/.keyward-prod.key`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			path := a.configPath()
-			cfg, err := loadConfig(path)
-			if err != nil {
-				return err
-			}
-			name := a.profile
-			if name == "" {
-				name = "default"
-			}
-			base := a.baseURL
-			if base == "" {
-				base = a.getenv("KEYWARD_URL")
-			}
-			if base == "" {
-				base = cfg.Profiles[name].URL
-			}
-			if base == "" {
-				return usagef("login needs --url (or KEYWARD_URL)")
-			}
-			key, err := a.readCredential(keyFile)
-			if err != nil {
-				return err
-			}
-			cl, err := client.New(base, client.APIKey(key), client.Options{Timeout: a.timeout, UserAgent: "keyward-cli"})
-			if err != nil {
-				return usagef("%v", err)
-			}
-			if !noVerify {
-				// The management API checks a credential as the authorizer does; a
-				// valid key without keys:read is a 403, which is fine here.
-				ctx, cancel := a.callCtx()
-				_, err := cl.ListKeys(ctx, client.ListKeys{Limit: 1})
-				cancel()
-				if err != nil && client.StatusOf(err) != http.StatusForbidden {
-					return err
-				}
-			}
-			cfg.Profiles[name] = profile{URL: cl.BaseURL(), APIKey: key}
-			cfg.Current = name
-			if err := cfg.save(path); err != nil {
-				return err
-			}
-			v := profileView{Name: name, URL: cl.BaseURL(), Credential: credentialHint(key), Current: true}
-			return a.emit(v, func(w io.Writer) {
-				fmt.Fprintf(w, "profile %s: %s with %s (current)\n", v.Name, v.URL, v.Credential)
-			})
-		},
+		RunE: func(*cobra.Command, []string) error { return a.login(keyFile, noVerify) },
 	}
 	c.Flags().StringVar(&keyFile, "key-file", "", "read the credential from this file (- for stdin)")
 	c.Flags().BoolVar(&noVerify, "no-verify", false, "save without checking the credential against the API")
@@ -101,70 +54,82 @@ not echo. Never from an argument. The credential is checked against the API firs
 	return c
 }
 
-func (a *app) profilesCmd() *cobra.Command {
-	list := func() error {
-		cfg, err := loadConfig(a.configPath())
-		if err != nil {
+// login saves the profile keyward login describes and makes it the current one.
+func (a *app) login(keyFile string, noVerify bool) error {
+	path := a.configPath()
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
+	}
+	name := a.profile
+	if name == "" {
+		name = "default"
+	}
+	base := firstNonEmpty(a.baseURL, a.getenv("KEYWARD_URL"), cfg.Profiles[name].URL)
+	if base == "" {
+		return usagef("login needs --url (or KEYWARD_URL)")
+	}
+	key, err := a.readCredential(keyFile)
+	if err != nil {
+		return err
+	}
+	cl, err := client.New(base, client.APIKey(key), client.Options{Timeout: a.timeout, UserAgent: "keyward-cli"})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if !noVerify {
+		if err := a.checkCredential(cl); err != nil {
 			return err
 		}
-		current := a.profileName(cfg)
-		views := []profileView{}
-		for _, n := range cfg.names() {
-			p := cfg.Profiles[n]
-			views = append(views, profileView{Name: n, URL: p.URL, Credential: credentialHint(p.APIKey), Current: n == current})
-		}
-		return a.emit(views, func(w io.Writer) {
-			fmt.Fprintln(w, "CURRENT\tNAME\tURL\tCREDENTIAL")
-			for _, v := range views {
-				mark := ""
-				if v.Current {
-					mark = "*"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", mark, v.Name, v.URL, v.Credential)
-			}
-		})
 	}
+	cfg.Profiles[name] = profile{URL: cl.BaseURL(), APIKey: key}
+	cfg.Current = name
+	if err := cfg.save(path); err != nil {
+		return err
+	}
+	v := profileView{Name: name, URL: cl.BaseURL(), Credential: credentialHint(key), Current: true}
+	return a.emit(v, func(w io.Writer) {
+		fmt.Fprintf(w, "profile %s: %s with %s (current)\n", v.Name, v.URL, v.Credential)
+	})
+}
+
+// checkCredential asks the API whether cl's credential is valid. The management API
+// checks a credential as the authorizer does; a valid key without keys:read is a
+// 403, which is fine here.
+func (a *app) checkCredential(cl *client.Client) error {
+	ctx, cancel := a.callCtx()
+	defer cancel()
+	if _, err := cl.ListKeys(ctx, client.ListKeys{Limit: 1}); err != nil && client.StatusOf(err) != http.StatusForbidden {
+		return err
+	}
+	return nil
+}
+
+// firstNonEmpty returns the first of values that is not empty, or "".
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (a *app) profilesCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "profiles",
 		Short: "List the saved profiles; use or remove one",
 		Example: `  keyward profiles
   keyward profiles use prod`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return list() },
-	}
-	edit := func(use, short, example string, change func(cfg *config, name string) error) *cobra.Command {
-		return &cobra.Command{
-			Use:               use + " NAME",
-			Short:             short,
-			Example:           example,
-			Args:              cobra.ExactArgs(1),
-			ValidArgsFunction: a.completeProfiles,
-			RunE: func(_ *cobra.Command, args []string) error {
-				path := a.configPath()
-				cfg, err := loadConfig(path)
-				if err != nil {
-					return err
-				}
-				if _, ok := cfg.Profiles[args[0]]; !ok {
-					return &codedError{exitNotFound, fmt.Sprintf("no profile %q", args[0])}
-				}
-				if err := change(cfg, args[0]); err != nil {
-					return err
-				}
-				if err := cfg.save(path); err != nil {
-					return err
-				}
-				return list()
-			},
-		}
+		RunE: func(*cobra.Command, []string) error { return a.listProfiles() },
 	}
 	c.AddCommand(
-		edit("use", "Make a profile the current one", "  keyward profiles use prod", func(cfg *config, name string) error {
+		a.profileEditCmd("use", "Make a profile the current one", "  keyward profiles use prod", func(cfg *config, name string) {
 			cfg.Current = name
 			a.profile = name
-			return nil
 		}),
-		edit("remove", "Forget a profile and its credential", "  keyward profiles remove old", func(cfg *config, name string) error {
+		a.profileEditCmd("remove", "Forget a profile and its credential", "  keyward profiles remove old", func(cfg *config, name string) {
 			delete(cfg.Profiles, name)
 			if cfg.Current == name {
 				cfg.Current = ""
@@ -172,10 +137,60 @@ func (a *app) profilesCmd() *cobra.Command {
 			if a.profile == name {
 				a.profile = ""
 			}
-			return nil
 		}),
 	)
 	return c
+}
+
+// listProfiles prints the saved profiles, the current one marked.
+func (a *app) listProfiles() error {
+	cfg, err := loadConfig(a.configPath())
+	if err != nil {
+		return err
+	}
+	current := a.profileName(cfg)
+	views := []profileView{}
+	for _, n := range cfg.names() {
+		p := cfg.Profiles[n]
+		views = append(views, profileView{Name: n, URL: p.URL, Credential: credentialHint(p.APIKey), Current: n == current})
+	}
+	return a.emit(views, func(w io.Writer) {
+		fmt.Fprintln(w, "CURRENT\tNAME\tURL\tCREDENTIAL")
+		for _, v := range views {
+			mark := ""
+			if v.Current {
+				mark = "*"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", mark, v.Name, v.URL, v.Credential)
+		}
+	})
+}
+
+// profileEditCmd is "profiles <use> NAME": change applied to the saved profiles
+// (NAME must be one of them), saved, then the list printed.
+func (a *app) profileEditCmd(use, short, example string, change func(cfg *config, name string)) *cobra.Command {
+	return &cobra.Command{
+		Use:               use + " NAME",
+		Short:             short,
+		Example:           example,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeProfiles,
+		RunE: func(_ *cobra.Command, args []string) error {
+			path := a.configPath()
+			cfg, err := loadConfig(path)
+			if err != nil {
+				return err
+			}
+			if _, ok := cfg.Profiles[args[0]]; !ok {
+				return &codedError{exitNotFound, fmt.Sprintf("no profile %q", args[0])}
+			}
+			change(cfg, args[0])
+			if err := cfg.save(path); err != nil {
+				return err
+			}
+			return a.listProfiles()
+		},
+	}
 }
 
 func (a *app) tokenCmd() *cobra.Command {

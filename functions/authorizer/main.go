@@ -24,7 +24,9 @@ func main() {
 		slog.Error("authorizer: config", "err", err)
 		os.Exit(1)
 	}
-	a, err := authorizer.New(ctx, deps, cfg)
+	a, err := authorizer.New(ctx, authorizer.Deps{
+		Verifier: deps.Verifier, Store: deps.Store, Log: deps.Log,
+	}, cfg)
 	if err != nil {
 		slog.Error("authorizer: cold start", "err", err)
 		os.Exit(1)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"github.com/aws/aws-lambda-go/events"
 	"log/slog"
 	"os"
 	"time"
@@ -11,14 +12,14 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/keyward/keyward/pkg/env"
 	"github.com/keyward/keyward/pkg/jwks"
-	"github.com/keyward/keyward/pkg/service"
 )
 
 func main() {
 	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	retention, err := service.Int("SIGNING_KEY_RETENTION_SECONDS", int(jwks.MinRetention/time.Second))
+	retention, err := env.Seconds("SIGNING_KEY_RETENTION_SECONDS", int(jwks.MinRetention/time.Second))
 	if err != nil {
 		log.Error("rotate-signing-key: config", "err", err)
 		os.Exit(1)
@@ -30,13 +31,13 @@ func main() {
 	}
 	r := &jwks.Rotator{
 		SM:        secretsmanager.NewFromConfig(awsCfg),
-		SecretID:  os.Getenv("SIGNING_KEYS_SECRET_ID"),
-		Alg:       service.Getenv("SIGNING_ALGORITHM", jwks.RS256),
-		Retention: time.Duration(retention) * time.Second,
+		SecretID:  env.String("SIGNING_KEYS_SECRET_ID", ""),
+		Alg:       env.String("SIGNING_ALGORITHM", jwks.RS256),
+		Retention: retention,
 		Now:       time.Now,
 		Log:       log,
 	}
-	lambda.StartHandlerFunc(func(ctx context.Context, e jwks.RotationEvent) (struct{}, error) {
+	lambda.StartHandlerFunc(func(ctx context.Context, e events.SecretsManagerSecretRotationEvent) (struct{}, error) {
 		return struct{}{}, r.Handle(ctx, e)
 	})
 }

@@ -18,7 +18,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	cfg, err := sweeper.FromEnv()
+	cfg, err := sweeper.FromEnv(deps.Config.Local)
 	if err != nil {
 		fail(fmt.Errorf("config: %w", err))
 	}

@@ -19,7 +19,9 @@ func main() {
 		slog.Error("token: cold start", "err", err)
 		os.Exit(1)
 	}
-	cfg, err := oauth.ConfigFromEnv(deps.Config)
+	cfg, err := oauth.ConfigFromEnv(oauth.Shared{
+		Audience: deps.Config.TokenAudience, Issuer: deps.Config.Issuer, SigningKeysSecretID: deps.Config.SigningKeysSecretID,
+	})
 	if err != nil {
 		slog.Error("token: config", "err", err)
 		os.Exit(1)
@@ -27,5 +29,8 @@ func main() {
 	// The signing-key secret gets its first keys before any request: in AWS from the
 	// RotationSchedule at deploy, locally from the stack as it seeds the secrets
 	// (package localstack). A cold start never writes it, so none can race another.
-	lambda.StartHandlerFunc(oauth.New(deps, cfg).Router().Serve)
+	api := oauth.New(oauth.Deps{
+		Verifier: deps.Verifier, Store: deps.Store, SigningKeys: deps.SigningKeys, Tokens: deps.Tokens, Log: deps.Log,
+	}, cfg)
+	lambda.StartHandlerFunc(api.Router().Serve)
 }

@@ -53,6 +53,10 @@ func (g *Gateway) authorize(ctx context.Context, rt *route, ev *events.APIGatewa
 		return false, http.StatusInternalServerError, nil
 	}
 	out, err := fn.Invoke(ctx, payload)
+	if err != nil && ctx.Err() != nil {
+		g.log.Info("request abandoned by the client", "function", a.Function)
+		return false, statusClientClosed, nil
+	}
 	if err != nil {
 		g.log.Error("authorizer failed", "function", a.Function, "err", err)
 		return false, http.StatusInternalServerError, nil

@@ -115,6 +115,10 @@ func first(a, b string) string {
 	return b
 }
 
+// statusClientClosed is the status logged for a request whose client went away before
+// the answer (nginx's 499); no client ever receives it.
+const statusClientClosed = 499
+
 // outcome is what serve learnt for the request's log line.
 type outcome struct {
 	invoked     bool // the route's function ran and logs its own line
@@ -160,6 +164,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, id string) outco
 		return o
 	}
 	out, err := fn.Invoke(r.Context(), payload)
+	if err != nil && r.Context().Err() != nil {
+		// The client went away first (a CLI stopped mid-poll): nothing failed, and
+		// no one is left to answer.
+		g.log.Info("request abandoned by the client", "function", rt.Function, "route", key)
+		writeMessage(w, statusClientClosed, "Client Closed Request")
+		return o
+	}
 	if err != nil {
 		g.log.Error("invocation failed", "function", rt.Function, "route", key, "err", err)
 		status := http.StatusInternalServerError
@@ -178,30 +189,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, id string) outco
 // newEvent builds the payload 2.0 event API Gateway sends for r.
 func newEvent(r *http.Request, routeKey string, params map[string]string, body []byte) events.APIGatewayV2HTTPRequest {
 	now := time.Now().UTC()
-	headers := map[string]string{}
-	var cookies []string
-	for name, values := range r.Header {
-		lname := strings.ToLower(name)
-		if lname == "cookie" {
-			for _, v := range values {
-				for _, c := range strings.Split(v, ";") {
-					if c = strings.TrimSpace(c); c != "" {
-						cookies = append(cookies, c)
-					}
-				}
-			}
-			continue
-		}
-		headers[lname] = strings.Join(values, ",")
-	}
-	headers["host"] = r.Host
-	var query map[string]string
-	if q := r.URL.Query(); len(q) > 0 {
-		query = map[string]string{}
-		for k, v := range q {
-			query[k] = strings.Join(v, ",")
-		}
-	}
+	headers, cookies := eventHeaders(r)
 	if len(params) == 0 {
 		params = nil
 	}
@@ -216,7 +204,7 @@ func newEvent(r *http.Request, routeKey string, params map[string]string, body [
 		RawQueryString:        r.URL.RawQuery,
 		Cookies:               cookies,
 		Headers:               headers,
-		QueryStringParameters: query,
+		QueryStringParameters: eventQuery(r),
 		PathParameters:        params,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RouteKey:     routeKey,
@@ -237,15 +225,56 @@ func newEvent(r *http.Request, routeKey string, params map[string]string, body [
 			},
 		},
 	}
-	if len(body) > 0 {
-		if utf8.Valid(body) {
-			ev.Body = string(body)
-		} else {
-			ev.Body = base64.StdEncoding.EncodeToString(body)
-			ev.IsBase64Encoded = true
+	ev.Body, ev.IsBase64Encoded = eventBody(body)
+	return ev
+}
+
+// eventHeaders are r's headers as payload 2.0 carries them: lower-case names, values
+// joined by commas, host from r.Host, and the Cookie header split into cookies.
+func eventHeaders(r *http.Request) (map[string]string, []string) {
+	headers := map[string]string{}
+	var cookies []string
+	for name, values := range r.Header {
+		lname := strings.ToLower(name)
+		if lname != "cookie" {
+			headers[lname] = strings.Join(values, ",")
+			continue
+		}
+		for _, v := range values {
+			for _, c := range strings.Split(v, ";") {
+				if c = strings.TrimSpace(c); c != "" {
+					cookies = append(cookies, c)
+				}
+			}
 		}
 	}
-	return ev
+	headers["host"] = r.Host
+	return headers, cookies
+}
+
+// eventQuery is r's query, repeated values joined by commas; nil when it has none.
+func eventQuery(r *http.Request) map[string]string {
+	q := r.URL.Query()
+	if len(q) == 0 {
+		return nil
+	}
+	query := make(map[string]string, len(q))
+	for k, v := range q {
+		query[k] = strings.Join(v, ",")
+	}
+	return query
+}
+
+// eventBody is the event's body: as is when it is UTF-8, else base64 (and true).
+func eventBody(body []byte) (string, bool) {
+	switch {
+	case len(body) == 0:
+		return "", false
+	case utf8.Valid(body):
+		return string(body), false
+	default:
+		return base64.StdEncoding.EncodeToString(body), true
+	}
 }
 
 // writeResponse writes a function's payload 2.0 response. Output that is not an

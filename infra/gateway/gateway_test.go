@@ -324,3 +324,39 @@ func TestOneLinePerRequest(t *testing.T) {
 		t.Errorf("a clean stop logged an error:\n%s", logs.String())
 	}
 }
+
+// blocking is a function that answers only when its caller gives up.
+type blocking struct{ started chan struct{} }
+
+func (b blocking) Invoke(ctx context.Context, _ []byte) ([]byte, error) {
+	close(b.started)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestClientGoneIsNoFailure: a client that goes away during the invocation (a CLI
+// stopped mid-poll) is logged as such, not as a failed invocation.
+func TestClientGoneIsNoFailure(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	fn := blocking{started: make(chan struct{})}
+	g := New([]stack.Route{{Function: "AppFunction", Method: "GET", Path: "/v1/audit"}}, nil,
+		map[string]Invoker{"AppFunction": fn}, log)
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/audit", nil)
+	go func() { <-fn.started; cancel() }()
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("the request was answered after its client went away")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "msg=request ") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "abandoned by the client") || !strings.Contains(out, "status=499") ||
+		strings.Contains(out, "level=ERROR") || strings.Contains(out, "err=") {
+		t.Fatalf("logs:\n%s\nwant the request abandoned by its client, and no error", out)
+	}
+}

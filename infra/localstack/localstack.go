@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -228,32 +227,12 @@ func (p *Project) NewFunction(fn stack.Function, bin string, awsEnv map[string]s
 
 // CreateTables creates every AWS::DynamoDB::Table of the template under its local
 // name, with its TTL; a table that exists already is left as it is.
-func (p *Project) CreateTables(ctx context.Context, ddb *dynamodb.Client) error {
+func (p *Project) CreateTables(ctx context.Context, ddb stack.TableAPI) error {
 	for _, id := range p.Template.ResourcesOfType("AWS::DynamoDB::Table") {
-		name := p.Refs[id]
-		in, err := p.Template.CreateTableInput(id, name)
-		if err != nil {
-			return err
-		}
-		_, err = ddb.CreateTable(ctx, in)
+		err := p.Template.CreateTable(ctx, ddb, id, p.Refs[id])
 		var exists *ddbtypes.ResourceInUseException
-		if errors.As(err, &exists) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("create table %s: %w", name, err)
-		}
-		attr, err := p.Template.TTLAttribute(id)
-		if err != nil {
+		if err != nil && !errors.As(err, &exists) {
 			return err
-		}
-		if attr != "" {
-			if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-				TableName:               aws.String(name),
-				TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(attr), Enabled: aws.Bool(true)},
-			}); err != nil {
-				return fmt.Errorf("enable TTL on %s: %w", name, err)
-			}
 		}
 	}
 	return nil

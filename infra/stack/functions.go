@@ -86,53 +86,70 @@ func (t *Template) Functions(refs map[string]string) ([]Function, error) {
 			Environment: map[string]string{},
 		}
 		for _, src := range []map[string]any{globals, r.Properties} {
-			vars := mapping(mapping(src["Environment"])["Variables"])
-			for name, v := range vars {
-				p, err := eval.prune(v)
-				if err != nil {
-					return nil, fmt.Errorf("%s: environment %s: %w", r.LogicalID, name, err)
-				}
-				if _, gone := p.(noValue); gone {
-					delete(f.Environment, name)
-					continue
-				}
-				s, err := resolve(p, values)
-				if err != nil {
-					return nil, fmt.Errorf("%s: environment %s: %w", r.LogicalID, name, err)
-				}
-				f.Environment[name] = s
+			if err := addEnvironment(f.Environment, mapping(mapping(src["Environment"])["Variables"]), eval, values); err != nil {
+				return nil, fmt.Errorf("%s: %w", r.LogicalID, err)
 			}
 		}
-		for name, ev := range mapping(r.Properties["Events"]) {
-			e := mapping(ev)
-			if str(e["Type"]) != "HttpApi" {
-				continue
-			}
-			p := mapping(e["Properties"])
-			route := Route{
-				Event:    name,
-				Function: r.LogicalID,
-				Method:   strings.ToUpper(str(p["Method"])),
-				Path:     str(p["Path"]),
-			}
-			if route.Method == "" || route.Path == "" {
-				// An HttpApi event without Method and Path is the $default route.
-				route.Method, route.Path = "ANY", "/{proxy+}"
-			}
-			if auth, ok := mapping(p["Auth"])["Authorizer"]; ok {
-				route.Authorizer = str(auth)
-			} else {
-				route.Authorizer = defaultAuth[refTarget(p["ApiId"])]
-			}
-			if route.Authorizer == "NONE" || route.Authorizer == "AWS_IAM" {
-				route.Authorizer = ""
-			}
-			f.Routes = append(f.Routes, route)
-		}
-		sort.Slice(f.Routes, func(i, j int) bool { return f.Routes[i].Event < f.Routes[j].Event })
+		f.Routes = httpAPIRoutes(r, defaultAuth)
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// addEnvironment resolves vars into env: a variable whose value is AWS::NoValue
+// removes the one set before (by the globals).
+func addEnvironment(env map[string]string, vars map[string]any, eval *evaluator, values map[string]string) error {
+	for name, v := range vars {
+		p, err := eval.prune(v)
+		if err != nil {
+			return fmt.Errorf("environment %s: %w", name, err)
+		}
+		if _, gone := p.(noValue); gone {
+			delete(env, name)
+			continue
+		}
+		s, err := resolve(p, values)
+		if err != nil {
+			return fmt.Errorf("environment %s: %w", name, err)
+		}
+		env[name] = s
+	}
+	return nil
+}
+
+// httpAPIRoutes returns the HttpApi events of function r, sorted by event name, with
+// their authorizer: the event's own, else its API's default (defaultAuth by API id);
+// NONE and AWS_IAM are none.
+func httpAPIRoutes(r Resource, defaultAuth map[string]string) []Route {
+	var routes []Route
+	for name, ev := range mapping(r.Properties["Events"]) {
+		e := mapping(ev)
+		if str(e["Type"]) != "HttpApi" {
+			continue
+		}
+		p := mapping(e["Properties"])
+		route := Route{
+			Event:    name,
+			Function: r.LogicalID,
+			Method:   strings.ToUpper(str(p["Method"])),
+			Path:     str(p["Path"]),
+		}
+		if route.Method == "" || route.Path == "" {
+			// An HttpApi event without Method and Path is the $default route.
+			route.Method, route.Path = "ANY", "/{proxy+}"
+		}
+		if auth, ok := mapping(p["Auth"])["Authorizer"]; ok {
+			route.Authorizer = str(auth)
+		} else {
+			route.Authorizer = defaultAuth[refTarget(p["ApiId"])]
+		}
+		if route.Authorizer == "NONE" || route.Authorizer == "AWS_IAM" {
+			route.Authorizer = ""
+		}
+		routes = append(routes, route)
+	}
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Event < routes[j].Event })
+	return routes
 }
 
 // Routes returns every HttpApi route of every function, sorted by route key.

@@ -29,6 +29,7 @@ type instance struct {
 func newInstance(t *testing.T, env *testenv.Env, clock *testenv.Clock) *instance {
 	t.Helper()
 	cfg := service.Config{
+		Local: true, // DynamoDB Local, as FromEnv finds it (env.Local)
 		Table: env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: env.PepperSecretID, RootSecretID: env.RootSecretID,
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}
@@ -60,20 +61,8 @@ func TestLockSeenByEveryInstance(t *testing.T) {
 	a, b := newInstance(t, env, clock), newInstance(t, env, clock)
 	ctx := context.Background()
 
-	k := apikey.New(testenv.KeyPrefix)
-	sec, err := auth.HashSecret(ctx, a.v.Peppers, 1, k.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := clock.Now()
-	if err := a.st.CreateKey(ctx, &store.Key{
-		ID: k.ID, Name: "ci", Owner: "alice@example.com", Scopes: []string{"orders:read"}, Status: store.StatusActive,
-		Start: k.Start(), CreatedAt: now, UpdatedAt: now, CreatedBy: "root", ExpiresAt: now.Add(90 * 24 * time.Hour),
-		Metadata: map[string]any{}, AllowedCIDRs: []string{}, Version: 1, Secret: sec,
-	}, &store.Event{Time: now, Type: store.EventKeyCreated, KeyID: k.ID, Actor: "root"}); err != nil {
-		t.Fatal(err)
-	}
-	good, bad := k.String(), apikey.NewWithID(testenv.KeyPrefix, k.ID).String()
+	k, good := testenv.SeedKey(t, a.st, a.v.Peppers, clock.Now(), []string{"orders:read"}, nil)
+	bad := apikey.NewWithID(testenv.KeyPrefix, k.ID).String()
 	const attacker, other = "198.51.100.66", "2001:db8::10"
 
 	// B has verified the key before: it is warm, with nothing in memory about the pair.

@@ -200,14 +200,14 @@ func TestMalformedCredentialNoRead(t *testing.T) {
 func TestFailsClosedOnStoreError(t *testing.T) {
 	h := newHarness(t)
 	_, key := h.newKey([]string{"orders:read"}, nil)
-	h.deps.Verifier.Keys = failingReader{}
+	h.a.Verifier.Keys = failingReader{}
 	for _, k := range kinds {
 		if v := h.call(fixture(t, k.fixture, key)); !v.unavailable {
 			t.Fatalf("%s: want a failure (500), got %+v", k.name, v)
 		}
 	}
 	// A missing table, end to end.
-	h.deps.Verifier.Keys = store.New(h.env.DDB, "no-such-table", time.Hour)
+	h.a.Verifier.Keys = store.New(h.env.DDB, "no-such-table", time.Hour)
 	for _, k := range kinds {
 		if v := h.call(fixture(t, k.fixture, key)); !v.unavailable || v.allowed {
 			t.Fatalf("%s: want a failure (500), got %+v", k.name, v)
@@ -245,9 +245,9 @@ func (fakeTokens) VerifyToken(_ context.Context, s string, _ time.Time) (auth.To
 
 func TestTokenRevokedWithinFiveSeconds(t *testing.T) {
 	h := newHarness(t)
-	h.deps.Verifier.Tokens = fakeTokens{}
-	cache := h.deps.Verifier.TokenKeys
-	h.deps.Verifier.TokenKeys = &countingReader{KeyReader: cache}
+	h.a.Verifier.Tokens = fakeTokens{}
+	cache := h.a.Verifier.TokenKeys
+	h.a.Verifier.TokenKeys = &countingReader{KeyReader: cache}
 	reads := h.keys.n.Load()
 	id, _ := h.newKey([]string{"orders:read", "orders:write"}, nil)
 	id2, _ := h.newKey([]string{"orders:read"}, nil)

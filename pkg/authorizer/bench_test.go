@@ -92,7 +92,7 @@ func figures(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h.deps.Verifier.Keys = memKeys{stored}
+	h.a.Verifier.Keys = memKeys{stored}
 	for range 1000 {
 		handler()
 	}

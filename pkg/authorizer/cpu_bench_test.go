@@ -15,7 +15,7 @@ func BenchmarkHandleInMemory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h.deps.Verifier.Keys = memKeys{stored}
+	h.a.Verifier.Keys = memKeys{stored}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

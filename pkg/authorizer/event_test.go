@@ -1,9 +1,9 @@
 package authorizer
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/keyward/keyward/pkg/testenv"
 )
 
 func TestParseHTTPEventMethodAndPath(t *testing.T) {
@@ -37,10 +37,7 @@ func TestParseHTTPEventMethodAndPath(t *testing.T) {
 // FuzzParseEvent). Such events are errors, never a panic or a read of another
 // request's bytes.
 func TestParseEventTruncated(t *testing.T) {
-	sample, err := os.ReadFile(filepath.Join("..", "..", "events", "authorizer-http.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sample := testenv.FixtureBytes(t, "authorizer-http")
 	// The crash needs a sequence: a whole event, then several truncated shapes.
 	for range 3 {
 		if _, err := parseEvent(sample); err != nil {

@@ -2,12 +2,12 @@ package authorizer
 
 import (
 	stdjson "encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/keyward/keyward/pkg/testenv"
 )
 
 // FuzzParseEvent: any bytes as an authorizer event. parseEvent never panics and is
@@ -16,11 +16,7 @@ import (
 // same way, so its speed never changes a decision.
 func FuzzParseEvent(f *testing.F) {
 	for _, name := range []string{"authorizer-http", "authorizer-rest-request", "authorizer-rest-token"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "events", name+".json"))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+		f.Add(testenv.FixtureBytes(f, name))
 	}
 	f.Add([]byte(`{"type":"TOKEN","authorizationToken":"ApiKey  kw_x ","methodArn":"arn:aws:execute-api:r:1:api/stage/GET/a/b"}`))
 	f.Add([]byte(`{"version":"2.0","routeArn":"x","routeKey":"$default","headers":{"Authorization":"Bearer a","x-api-key":"b"}}`))

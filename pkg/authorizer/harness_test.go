@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,6 +18,7 @@ import (
 	"github.com/keyward/keyward/pkg/service"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/testenv"
+	"github.com/keyward/keyward/pkg/usage"
 )
 
 // routes is the route table every test deploys.
@@ -77,6 +76,7 @@ func harnessOn(t testing.TB, env *testenv.Env, c *clock) *harness {
 func harnessWith(t testing.TB, env *testenv.Env, c *clock, rootSecretID string, acfg authorizer.Config) (*harness, error) {
 	t.Helper()
 	cfg := service.Config{
+		Local: true, // DynamoDB Local, as FromEnv finds it (env.Local)
 		Table: env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: env.PepperSecretID, RootSecretID: rootSecretID,
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}
@@ -85,9 +85,11 @@ func harnessWith(t testing.TB, env *testenv.Env, c *clock, rootSecretID string, 
 	deps.Store = store.New(h.db, env.Table, cfg.EventRetention)
 	h.keys = &countingReader{KeyReader: deps.Store}
 	deps.Verifier.Keys = h.keys
+	// Last use is written through the counting client too (the authorizer's writes).
+	deps.Verifier.Usage = usage.New(deps.Store)
 	deps.Verifier.Now = c.Now
 	deps.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a, err := authorizer.New(context.Background(), deps, acfg)
+	a, err := authorizer.New(context.Background(), authorizerDeps(deps), acfg)
 	if err != nil {
 		return nil, err
 	}
@@ -95,35 +97,23 @@ func harnessWith(t testing.TB, env *testenv.Env, c *clock, rootSecretID string, 
 	return h, nil
 }
 
+// authorizerDeps are the parts of a function's dependencies the authorizer takes, as
+// its main passes them.
+func authorizerDeps(d *service.Deps) authorizer.Deps {
+	return authorizer.Deps{Verifier: d.Verifier, Store: d.Store, Log: d.Log}
+}
+
 // newKey stores a key with scopes, changed by edit, and returns its id and full string.
+// edit's secret makes another secret of the key, of version n.
 func (h *harness) newKey(scopes []string, edit func(k *store.Key, secret func(n int64) (string, store.Secret))) (string, string) {
 	h.t.Helper()
-	ctx := context.Background()
-	now := h.clock.Now()
-	k := apikey.New(testenv.KeyPrefix)
-	sec, err := auth.HashSecret(ctx, h.deps.Peppers, 1, k.Secret)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	key := &store.Key{
-		ID: k.ID, Name: "test", Owner: "alice@example.com", Scopes: scopes, Status: store.StatusActive,
-		Start: k.Start(), CreatedAt: now, UpdatedAt: now, CreatedBy: "root", ExpiresAt: now.Add(90 * 24 * time.Hour),
-		Metadata: map[string]any{}, AllowedCIDRs: []string{}, Version: 1, Secret: sec,
-	}
-	full := k.String()
+	var change func(k *store.Key)
 	if edit != nil {
-		edit(key, func(n int64) (string, store.Secret) {
-			nk := apikey.NewWithID(testenv.KeyPrefix, k.ID)
-			s, err := auth.HashSecret(ctx, h.deps.Peppers, n, nk.Secret)
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			return nk.String(), s
-		})
+		change = func(k *store.Key) {
+			edit(k, func(n int64) (string, store.Secret) { return testenv.NewSecret(h.t, h.deps.Peppers, k.ID, n) })
+		}
 	}
-	if err := h.deps.Store.CreateKey(ctx, key, &store.Event{Time: now, Type: store.EventKeyCreated, KeyID: k.ID, Actor: "root"}); err != nil {
-		h.t.Fatal(err)
-	}
+	k, full := testenv.SeedKey(h.t, h.deps.Store, h.deps.Peppers, h.clock.Now(), scopes, change)
 	return k.ID, full
 }
 
@@ -131,11 +121,7 @@ func (h *harness) newKey(scopes []string, edit func(k *store.Key, secret func(n 
 // to its decoded form.
 func fixture(t testing.TB, name, cred string, edits ...func(ev map[string]any)) json.RawMessage {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = []byte(strings.ReplaceAll(string(b), "API_KEY", cred))
+	b := []byte(strings.ReplaceAll(string(testenv.FixtureBytes(t, name)), "API_KEY", cred))
 	if len(edits) == 0 {
 		return b
 	}

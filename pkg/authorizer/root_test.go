@@ -13,8 +13,13 @@ import (
 // it; the root checker is not even wired in, so the secret is never read here.
 func TestRootRefusedByDefault(t *testing.T) {
 	h := newHarness(t)
-	if h.deps.Verifier.Root != nil {
+	if h.a.Verifier.Root != nil {
 		t.Fatal("an authorizer that refuses the root credential still holds a root checker")
+	}
+	// Its own copy: the function's shared Verifier keeps its root checker, and gets
+	// no token key cache.
+	if h.deps.Verifier.Root == nil || h.deps.Verifier.TokenKeys != nil || h.a.Verifier == h.deps.Verifier {
+		t.Fatal("authorizer.New changed the shared Verifier")
 	}
 	_, key := h.newKey([]string{"orders:read"}, nil)
 	for _, k := range kinds {

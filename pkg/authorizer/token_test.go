@@ -8,8 +8,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"github.com/keyward/keyward/pkg/apikey"
-	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/authorizer"
 	"github.com/keyward/keyward/pkg/jwks"
 	"github.com/keyward/keyward/pkg/scope"
@@ -17,12 +15,6 @@ import (
 	"github.com/keyward/keyward/pkg/testenv"
 	"github.com/keyward/keyward/pkg/token"
 )
-
-// memSet is a signing-key set held in memory: token.Keys with no Secrets Manager.
-type memSet struct{ s *jwks.Set }
-
-func (m memSet) Set(context.Context) (*jwks.Set, error)            { return m.s, nil }
-func (m memSet) Lookup(context.Context, string) (*jwks.Set, error) { return m.s, nil }
 
 // issuer is the test deployment's configured issuer.
 const issuer = "http://127.0.0.1:3000"
@@ -44,8 +36,8 @@ func realSigner(t testing.TB, h *harness) (sign func(iss, keyID string, sv int64
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := memSet{&jwks.Set{Keys: []jwks.Key{{JWK: k}}}}
-	h.deps.Verifier.Tokens = &token.Verifier{Keys: keys, Audience: "keyward", Issuer: issuer}
+	keys := testenv.StaticKeys{Keys: &jwks.Set{Keys: []jwks.Key{{JWK: k}}}}
+	h.a.Verifier.Tokens = &token.Verifier{Keys: keys, Audience: "keyward", Issuer: issuer}
 	return func(iss, keyID string, sv int64) string {
 		signer := &token.Signer{Keys: keys, Issuer: iss, Audience: "keyward", Lifetime: 300 * time.Second}
 		a, err := signer.Sign(context.Background(), token.Grant{KeyID: keyID, JTI: token.NewJTI(),
@@ -83,7 +75,7 @@ func TestRealTokenRevocationBound(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else {
-				claims, ok, err := h.deps.Verifier.Tokens.(*token.Verifier).ParseUnexpired(ctx, tok)
+				claims, ok, err := h.a.Verifier.Tokens.(*token.Verifier).ParseUnexpired(ctx, tok)
 				if err != nil || !ok {
 					t.Fatalf("parse own token: %v", err)
 				}
@@ -289,12 +281,7 @@ func rotateBehindTheAuthorizer(t *testing.T, h *harness, sign func(string, strin
 // apikeySecret returns a new secret of version n for key id, and its stored form.
 func apikeySecret(t testing.TB, h *harness, id string, n int64) (string, store.Secret) {
 	t.Helper()
-	k := apikey.NewWithID(testenv.KeyPrefix, id)
-	sec, err := auth.HashSecret(context.Background(), h.deps.Peppers, n, k.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k.String(), sec
+	return testenv.NewSecret(t, h.deps.Peppers, id, n)
 }
 
 // TestNewSecretTokenNotHeldBackByCache: right after a rotation, a token of the new

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"testing"
 
-	keyward "github.com/keyward/keyward"
+	"github.com/keyward/keyward/pkg/openapi"
 )
 
 // operations maps every operationId of openapi.yaml to the Client method that calls
@@ -36,7 +36,7 @@ var operations = map[string]string{
 // TestCoversOpenAPI: every operation of openapi.yaml has a Client method (or a reason
 // not to), so that a route added to the contract shows here until the client has it.
 func TestCoversOpenAPI(t *testing.T) {
-	data, err := keyward.OpenAPIJSON()
+	data, err := openapi.JSON()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,37 +79,56 @@ func newShape(t reflect.Type) shape {
 	case pt.Implements(textUnmarshaler) || t.Implements(textUnmarshaler):
 		return shape{t: t, kind: kindCustom, accept: kindString, text: true}
 	}
-	switch t.Kind() {
-	case reflect.Interface:
-		if t.NumMethod() == 0 {
-			return shape{kind: kindFree, accept: kindAny}
-		}
-	case reflect.Struct:
-		return shape{t: t, kind: kindStruct, accept: kindObject, st: structFields(t)}
-	case reflect.Map:
-		if t.Key().Kind() == reflect.String && !reflect.PointerTo(t.Key()).Implements(textUnmarshaler) {
-			return shape{t: t, kind: kindMap, accept: kindObject, elem: t.Elem()}
-		}
-	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			break // []byte is base64 text for encoding/json
-		}
-		return shape{t: t, kind: kindList, accept: kindArray, elem: t.Elem()}
-	case reflect.Array:
-		return shape{t: t, kind: kindList, accept: kindArray, elem: t.Elem()}
-	case reflect.String:
-		return shape{t: t, kind: kindStr, accept: kindString}
-	case reflect.Bool:
-		return shape{t: t, kind: kindBoolean, accept: kindBool}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return shape{t: t, kind: kindInt, accept: kindNumber, bits: t.Bits()}
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return shape{t: t, kind: kindUint, accept: kindNumber, bits: t.Bits()}
-	case reflect.Float32, reflect.Float64:
-		return shape{t: t, kind: kindFloat, accept: kindNumber}
+	if sh, ok := containerShape(t); ok {
+		return sh
+	}
+	if sh, ok := scalarShape(t); ok {
+		return sh
 	}
 	// Channels, functions, non-string map keys, []byte...: encoding/json decides.
 	return shape{kind: kindFree, accept: kindAny}
+}
+
+// containerShape is the shape of an empty interface, a struct, a map with string
+// keys, or a list; false for any other type.
+func containerShape(t reflect.Type) (shape, bool) {
+	switch t.Kind() {
+	case reflect.Interface:
+		if t.NumMethod() == 0 {
+			return shape{kind: kindFree, accept: kindAny}, true
+		}
+	case reflect.Struct:
+		return shape{t: t, kind: kindStruct, accept: kindObject, st: structFields(t)}, true
+	case reflect.Map:
+		if t.Key().Kind() == reflect.String && !reflect.PointerTo(t.Key()).Implements(textUnmarshaler) {
+			return shape{t: t, kind: kindMap, accept: kindObject, elem: t.Elem()}, true
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() != reflect.Uint8 { // []byte is base64 text for encoding/json
+			return shape{t: t, kind: kindList, accept: kindArray, elem: t.Elem()}, true
+		}
+	case reflect.Array:
+		return shape{t: t, kind: kindList, accept: kindArray, elem: t.Elem()}, true
+	}
+	return shape{}, false
+}
+
+// scalarShape is the shape of a string, bool, integer or float type; false for any
+// other type.
+func scalarShape(t reflect.Type) (shape, bool) {
+	switch t.Kind() {
+	case reflect.String:
+		return shape{t: t, kind: kindStr, accept: kindString}, true
+	case reflect.Bool:
+		return shape{t: t, kind: kindBoolean, accept: kindBool}, true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return shape{t: t, kind: kindInt, accept: kindNumber, bits: t.Bits()}, true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return shape{t: t, kind: kindUint, accept: kindNumber, bits: t.Bits()}, true
+	case reflect.Float32, reflect.Float64:
+		return shape{t: t, kind: kindFloat, accept: kindNumber}, true
+	}
+	return shape{}, false
 }
 
 func (sh shape) intRange() (lo, hi string) {

@@ -136,48 +136,59 @@ func (w *walker) value(t reflect.Type, depth int) *Error {
 			return w.fail("malformed_json", "The body must be a JSON object.")
 		}
 	}
-	start := w.i
-	var err *Error
-	var text string
-	switch {
-	case c == '{':
-		if !sh.accepts(kindObject) {
-			return sh.mismatch(w)
-		}
-		err = w.object(sh, depth)
-	case c == '[':
-		if !sh.accepts(kindArray) {
-			return sh.mismatch(w)
-		}
-		err = w.array(sh, depth)
-	case c == '"':
-		if !sh.accepts(kindString) {
-			return sh.mismatch(w)
-		}
-		text, err = w.str(sh.text)
-	case c == '-' || c >= '0' && c <= '9':
-		if !sh.accepts(kindNumber) {
-			return sh.mismatch(w)
-		}
-		err = w.number(sh)
-	case c == 't' || c == 'f':
-		if !sh.accepts(kindBool) {
-			return sh.mismatch(w)
-		}
-		if c == 't' {
-			err = w.literal("true")
-		} else {
-			err = w.literal("false")
-		}
-	case c == 'n':
+	if c == 'n' {
 		return w.literal("null") // null fits every target: it leaves the value unset
-	default:
+	}
+	kind, ok := kindAt(c)
+	if !ok {
 		return w.badByte()
 	}
+	if !sh.accepts(kind) {
+		return sh.mismatch(w)
+	}
+	start := w.i
+	text, err := w.walkKind(kind, sh, depth)
 	if err != nil {
 		return err
 	}
 	return sh.check(w, w.data[start:w.i], text)
+}
+
+// kindAt is the kind of the JSON value whose first byte is c; false when no value but
+// null starts with c.
+func kindAt(c byte) (jsonKind, bool) {
+	switch {
+	case c == '{':
+		return kindObject, true
+	case c == '[':
+		return kindArray, true
+	case c == '"':
+		return kindString, true
+	case c == '-' || c >= '0' && c <= '9':
+		return kindNumber, true
+	case c == 't' || c == 'f':
+		return kindBool, true
+	}
+	return 0, false
+}
+
+// walkKind walks the value of kind at w.i against sh; for a string, it returns its
+// text when sh needs it.
+func (w *walker) walkKind(kind jsonKind, sh shape, depth int) (string, *Error) {
+	switch kind {
+	case kindObject:
+		return "", w.object(sh, depth)
+	case kindArray:
+		return "", w.array(sh, depth)
+	case kindString:
+		return w.str(sh.text)
+	case kindNumber:
+		return "", w.number(sh)
+	}
+	if w.data[w.i] == 't' {
+		return "", w.literal("true")
+	}
+	return "", w.literal("false")
 }
 
 func (w *walker) literal(lit string) *Error {
@@ -200,42 +211,47 @@ func (w *walker) object(sh shape, depth int) *Error {
 		w.i++
 		return nil
 	}
-	var seen map[string]bool
+	seen := map[string]bool{}
 	for {
-		w.ws()
-		if w.i >= len(w.data) || w.data[w.i] != '"' {
-			return w.badByte()
-		}
-		key, err := w.str(true)
-		if err != nil {
+		if err := w.member(sh, seen, depth); err != nil {
 			return err
 		}
-		w.path = append(w.path, pathElem{key: key, index: -1})
-		if seen[key] {
-			return w.fail("duplicate_field", "Field %s is given twice.", w.field())
-		}
-		if seen == nil {
-			seen = map[string]bool{}
-		}
-		seen[key] = true
-		child, err := sh.field(w, key)
-		if err != nil {
-			return err
-		}
-		w.ws()
-		if w.i >= len(w.data) || w.data[w.i] != ':' {
-			return w.badByte()
-		}
-		w.i++
-		w.ws()
-		if err := w.value(child, depth+1); err != nil {
-			return err
-		}
-		w.path = w.path[:len(w.path)-1]
 		if end, err := w.next('}'); end || err != nil {
 			return err
 		}
 	}
+}
+
+// member walks one "key": value of an object of shape sh; seen holds the keys before it.
+func (w *walker) member(sh shape, seen map[string]bool, depth int) *Error {
+	w.ws()
+	if w.i >= len(w.data) || w.data[w.i] != '"' {
+		return w.badByte()
+	}
+	key, err := w.str(true)
+	if err != nil {
+		return err
+	}
+	w.path = append(w.path, pathElem{key: key, index: -1})
+	if seen[key] {
+		return w.fail("duplicate_field", "Field %s is given twice.", w.field())
+	}
+	seen[key] = true
+	child, err := sh.field(w, key)
+	if err != nil {
+		return err
+	}
+	w.ws()
+	if w.i >= len(w.data) || w.data[w.i] != ':' {
+		return w.badByte()
+	}
+	w.i++
+	w.ws()
+	if err := w.value(child, depth+1); err != nil {
+		return err
+	}
+	w.path = w.path[:len(w.path)-1]
+	return nil
 }
 
 // next reads what follows a member or element: a comma (more to come) or the closing
@@ -330,41 +346,43 @@ func (w *walker) escape() (rune, *Error) {
 	}
 	c := w.data[w.i]
 	w.i++
-	switch c {
-	case '"', '\\', '/':
-		return rune(c), nil
-	case 'b':
-		return '\b', nil
-	case 'f':
-		return '\f', nil
-	case 'n':
-		return '\n', nil
-	case 'r':
-		return '\r', nil
-	case 't':
-		return '\t', nil
-	case 'u':
-		r, ok := w.hex4()
-		if !ok {
-			return 0, w.badByte()
-		}
-		if utf16.IsSurrogate(r) {
-			lo, ok := rune(-1), false
-			if r < 0xdc00 && w.i+1 < len(w.data) && w.data[w.i] == '\\' && w.data[w.i+1] == 'u' {
-				w.i += 2
-				if lo, ok = w.hex4(); !ok {
-					return 0, w.badByte()
-				}
-			}
-			if r = utf16.DecodeRune(r, lo); r == utf8.RuneError {
-				w.i = at
-				return 0, w.fail("invalid_utf8", "The body has an escaped lone surrogate, which is not Unicode (at byte %d%s).", at, w.where())
-			}
-		}
+	if r, ok := simpleEscapes[c]; ok {
 		return r, nil
+	}
+	if c == 'u' {
+		return w.unicodeEscape(at)
 	}
 	w.i--
 	return 0, w.badByte()
+}
+
+// simpleEscapes are the one-letter escapes of RFC 8259 §7.
+var simpleEscapes = map[byte]rune{
+	'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t',
+}
+
+// unicodeEscape reads the hex digits of a \u escape that began at at, and the low
+// half that must follow a high surrogate.
+func (w *walker) unicodeEscape(at int) (rune, *Error) {
+	r, ok := w.hex4()
+	if !ok {
+		return 0, w.badByte()
+	}
+	if !utf16.IsSurrogate(r) {
+		return r, nil
+	}
+	lo := rune(-1)
+	if r < 0xdc00 && w.i+1 < len(w.data) && w.data[w.i] == '\\' && w.data[w.i+1] == 'u' {
+		w.i += 2
+		if lo, ok = w.hex4(); !ok {
+			return 0, w.badByte()
+		}
+	}
+	if r = utf16.DecodeRune(r, lo); r == utf8.RuneError {
+		w.i = at
+		return 0, w.fail("invalid_utf8", "The body has an escaped lone surrogate, which is not Unicode (at byte %d%s).", at, w.where())
+	}
+	return r, nil
 }
 
 func (w *walker) hex4() (rune, bool) {
@@ -394,28 +412,37 @@ func (w *walker) hex4() (rune, bool) {
 // an integer type's range, or else what DynamoDB can store.
 func (w *walker) number(sh shape) *Error {
 	start := w.i
-	digits := func() int {
-		n := 0
-		for w.i < len(w.data) && w.data[w.i] >= '0' && w.data[w.i] <= '9' {
-			w.i++
-			n++
-		}
-		return n
+	integer, err := w.numberLiteral()
+	if err != nil {
+		return err
 	}
+	lit := string(w.data[start:w.i])
+	if sh.kind == kindInt || sh.kind == kindUint {
+		return w.integer(sh, lit, integer)
+	}
+	if reason := dynamoNumber(lit); reason != "" {
+		return w.fail("number_out_of_range", "Field %s: %s.", w.field(), reason)
+	}
+	return nil
+}
+
+// numberLiteral reads a JSON number's grammar at w.i and reports whether it is an
+// integer (no fraction, no exponent).
+func (w *walker) numberLiteral() (integer bool, err *Error) {
 	if w.data[w.i] == '-' {
 		w.i++
 	}
 	if w.i < len(w.data) && w.data[w.i] == '0' {
 		w.i++
-	} else if digits() == 0 {
-		return w.badByte()
+	} else if w.digits() == 0 {
+		return false, w.badByte()
 	}
-	integer := true
+	integer = true
 	if w.i < len(w.data) && w.data[w.i] == '.' {
 		integer = false
 		w.i++
-		if digits() == 0 {
-			return w.badByte()
+		if w.digits() == 0 {
+			return false, w.badByte()
 		}
 	}
 	if w.i < len(w.data) && (w.data[w.i] == 'e' || w.data[w.i] == 'E') {
@@ -424,30 +451,37 @@ func (w *walker) number(sh shape) *Error {
 		if w.i < len(w.data) && (w.data[w.i] == '+' || w.data[w.i] == '-') {
 			w.i++
 		}
-		if digits() == 0 {
-			return w.badByte()
+		if w.digits() == 0 {
+			return false, w.badByte()
 		}
 	}
-	lit := string(w.data[start:w.i])
-	switch sh.kind {
-	case kindInt, kindUint:
-		if !integer {
-			return w.fail("invalid_type", "Field %s must be an integer.", w.field())
-		}
-		var err error
-		if sh.kind == kindInt {
-			_, err = strconv.ParseInt(lit, 10, sh.bits)
-		} else {
-			_, err = strconv.ParseUint(lit, 10, sh.bits)
-		}
-		if err != nil {
-			lo, hi := sh.intRange()
-			return w.fail("number_out_of_range", "Field %s must be an integer from %s to %s.", w.field(), lo, hi)
-		}
-		return nil
+	return integer, nil
+}
+
+// digits skips the decimal digits at w.i and returns how many there were.
+func (w *walker) digits() int {
+	n := 0
+	for w.i < len(w.data) && w.data[w.i] >= '0' && w.data[w.i] <= '9' {
+		w.i++
+		n++
 	}
-	if reason := dynamoNumber(lit); reason != "" {
-		return w.fail("number_out_of_range", "Field %s: %s.", w.field(), reason)
+	return n
+}
+
+// integer checks the number lit against sh, an integer type: an integer in its range.
+func (w *walker) integer(sh shape, lit string, integer bool) *Error {
+	if !integer {
+		return w.fail("invalid_type", "Field %s must be an integer.", w.field())
+	}
+	var err error
+	if sh.kind == kindInt {
+		_, err = strconv.ParseInt(lit, 10, sh.bits)
+	} else {
+		_, err = strconv.ParseUint(lit, 10, sh.bits)
+	}
+	if err != nil {
+		lo, hi := sh.intRange()
+		return w.fail("number_out_of_range", "Field %s must be an integer from %s to %s.", w.field(), lo, hi)
 	}
 	return nil
 }

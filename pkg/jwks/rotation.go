@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-lambda-go/events"
 	"log/slog"
 	"time"
 
@@ -21,13 +22,6 @@ type RotationAPI interface {
 	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 	UpdateSecretVersionStage(context.Context, *secretsmanager.UpdateSecretVersionStageInput, ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
-}
-
-// RotationEvent is what Secrets Manager sends a rotation function.
-type RotationEvent struct {
-	SecretID           string `json:"SecretId"`
-	ClientRequestToken string `json:"ClientRequestToken"`
-	Step               string `json:"Step"`
 }
 
 // Steps of the Secrets Manager rotation protocol.
@@ -51,7 +45,7 @@ type Rotator struct {
 }
 
 // Handle runs one step. Every step is idempotent: Secrets Manager retries them.
-func (r *Rotator) Handle(ctx context.Context, e RotationEvent) error {
+func (r *Rotator) Handle(ctx context.Context, e events.SecretsManagerSecretRotationEvent) error {
 	if e.SecretID == "" || e.ClientRequestToken == "" {
 		return errors.New("rotation: SecretId and ClientRequestToken are required")
 	}
@@ -100,7 +94,7 @@ func has(stages []string, s string) bool {
 }
 
 // create puts the new set as AWSPENDING under the request token, unless it exists.
-func (r *Rotator) create(ctx context.Context, e RotationEvent) error {
+func (r *Rotator) create(ctx context.Context, e events.SecretsManagerSecretRotationEvent) error {
 	if _, err := r.pending(ctx, e); err == nil {
 		return nil
 	} else if !errors.Is(err, secrets.ErrNoVersion) {
@@ -138,7 +132,7 @@ func (r *Rotator) create(ctx context.Context, e RotationEvent) error {
 	return nil
 }
 
-func (r *Rotator) pending(ctx context.Context, e RotationEvent) (*Set, error) {
+func (r *Rotator) pending(ctx context.Context, e events.SecretsManagerSecretRotationEvent) (*Set, error) {
 	out, err := r.SM.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId:     aws.String(e.SecretID),
 		VersionId:    aws.String(e.ClientRequestToken),
@@ -155,7 +149,7 @@ func (r *Rotator) pending(ctx context.Context, e RotationEvent) (*Set, error) {
 }
 
 // test signs and verifies a payload with the pending set's new key.
-func (r *Rotator) test(ctx context.Context, e RotationEvent) error {
+func (r *Rotator) test(ctx context.Context, e events.SecretsManagerSecretRotationEvent) error {
 	set, err := r.pending(ctx, e)
 	if err != nil {
 		return err
@@ -192,7 +186,7 @@ func SelfTest(set *Set) error {
 }
 
 // finish moves AWSCURRENT to the pending version.
-func (r *Rotator) finish(ctx context.Context, e RotationEvent, versions map[string][]string) error {
+func (r *Rotator) finish(ctx context.Context, e events.SecretsManagerSecretRotationEvent, versions map[string][]string) error {
 	// A stage move that names a version which no longer holds AWSCURRENT (a concurrent
 	// step, or a describe that lagged) is refused; read the stages again and retry,
 	// as Secrets Manager would retry the step.
@@ -214,7 +208,7 @@ func (r *Rotator) finish(ctx context.Context, e RotationEvent, versions map[stri
 }
 
 // moveCurrent moves AWSCURRENT to the request's version from the one holding it.
-func (r *Rotator) moveCurrent(ctx context.Context, e RotationEvent, versions map[string][]string) error {
+func (r *Rotator) moveCurrent(ctx context.Context, e events.SecretsManagerSecretRotationEvent, versions map[string][]string) error {
 	var current string
 	for id, stages := range versions {
 		if has(stages, secrets.StageCurrent) {
@@ -239,7 +233,7 @@ func (r *Rotator) moveCurrent(ctx context.Context, e RotationEvent, versions map
 // and what a local stack or a test does by hand (moto does not run rotations).
 func (r *Rotator) Rotate(ctx context.Context, secretID, token string) error {
 	for _, step := range []string{StepCreate, StepSet, StepTest, StepFinish} {
-		if err := r.Handle(ctx, RotationEvent{SecretID: secretID, ClientRequestToken: token, Step: step}); err != nil {
+		if err := r.Handle(ctx, events.SecretsManagerSecretRotationEvent{SecretID: secretID, ClientRequestToken: token, Step: step}); err != nil {
 			return err
 		}
 	}

@@ -1,12 +1,7 @@
 package keysapi_test
 
 import (
-	"context"
-	"encoding/json"
 	"log/slog"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +34,7 @@ func newHarness(t *testing.T) *harness {
 // harnessOn builds a fresh "cold start" of the keys function on env.
 func harnessOn(t *testing.T, env *testenv.Env) *harness {
 	cfg := service.Config{
+		Local: true, // DynamoDB Local, as FromEnv finds it (env.Local)
 		Table: env.Table, Prefix: "kw_test_", PepperSecretID: env.PepperSecretID, RootSecretID: env.RootSecretID,
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 	}
@@ -54,18 +50,10 @@ func harnessOn(t *testing.T, env *testenv.Env) *harness {
 // fixture loads events/<name>.json, the same sample event `sam local invoke -e` uses.
 func fixture(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(b, &req); err != nil {
-		t.Fatalf("fixture %s: %v", name, err)
-	}
-	return req
+	return testenv.HTTPRequest(t, name)
 }
 
-type opt func(*events.APIGatewayV2HTTPRequest)
+type opt = testenv.RequestOption
 
 func cred(c string) opt {
 	return func(r *events.APIGatewayV2HTTPRequest) {
@@ -79,11 +67,6 @@ func cred(c string) opt {
 func header(k, v string) opt {
 	return func(r *events.APIGatewayV2HTTPRequest) { delete(r.Headers, "authorization"); r.Headers[k] = v }
 }
-func body(s string) opt { return func(r *events.APIGatewayV2HTTPRequest) { r.Body = s } }
-func jsonBody(v any) opt {
-	b, _ := json.Marshal(v)
-	return body(string(b))
-}
 func id(k string) opt {
 	return func(r *events.APIGatewayV2HTTPRequest) {
 		r.PathParameters = map[string]string{"id": k}
@@ -91,20 +74,13 @@ func id(k string) opt {
 	}
 }
 
-// query sets the query string both ways API Gateway gives it: parsed and raw.
-func query(q map[string]string) opt {
-	return func(r *events.APIGatewayV2HTTPRequest) {
-		r.QueryStringParameters = q
-		v := url.Values{}
-		for k, s := range q {
-			v.Set(k, s)
-		}
-		r.RawQueryString = v.Encode()
-	}
-}
-func sourceIP(ip string) opt {
-	return func(r *events.APIGatewayV2HTTPRequest) { r.RequestContext.HTTP.SourceIP = ip }
-}
+// The request options shared by every handler's tests.
+var (
+	body     = testenv.Body
+	jsonBody = testenv.JSONBody
+	query    = testenv.Query
+	sourceIP = testenv.SourceIP
+)
 
 type response struct {
 	status  int
@@ -120,17 +96,8 @@ func (h *harness) call(name string, opts ...opt) response {
 	for _, o := range opts {
 		o(&req)
 	}
-	resp, err := h.router.Serve(context.Background(), req)
-	if err != nil {
-		h.t.Fatalf("%s: Serve returned an error: %v", name, err)
-	}
-	r := response{status: resp.StatusCode, headers: resp.Headers, raw: resp.Body}
-	if resp.Body != "" {
-		if err := json.Unmarshal([]byte(resp.Body), &r.body); err != nil {
-			h.t.Fatalf("%s: body is not a JSON object: %q", name, resp.Body)
-		}
-	}
-	return r
+	r := testenv.Serve(h.t, h.router, req)
+	return response{status: r.Status, headers: r.Headers, body: r.Body, raw: r.Raw}
 }
 
 // must fails the test unless the answer has status want.

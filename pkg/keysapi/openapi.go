@@ -7,11 +7,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/pkg/openapi"
 )
 
 // openAPIDocument is openapi.yaml as JSON, converted once per process.
-var openAPIDocument = sync.OnceValues(keyward.OpenAPIJSON)
+var openAPIDocument = sync.OnceValues(openapi.JSON)
 
 // openAPI answers GET /v1/openapi.json: the API's description, to anyone.
 func (a *API) openAPI(_ context.Context, _ *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {

@@ -194,7 +194,7 @@ func TestDiscovery(t *testing.T) {
 // TestNoIssuerNoStart: the token function does not start without ISSUER, and an API
 // built without one answers server_error rather than derive it from the request.
 func TestNoIssuerNoStart(t *testing.T) {
-	cfg := service.Config{SigningKeysSecretID: "signing", TokenAudience: service.DefaultAudience}
+	cfg := oauth.Shared{SigningKeysSecretID: "signing", Audience: service.DefaultAudience}
 	if _, err := oauth.ConfigFromEnv(cfg); err == nil || !strings.Contains(err.Error(), "ISSUER") {
 		t.Fatalf("ConfigFromEnv without ISSUER: %v", err)
 	}

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +83,8 @@ func newHarnessWith(t testing.TB, root bool) *harness {
 	}
 	h.keys = keysapi.New(keysDeps.Store, keysDeps.Verifier, keysDeps.Peppers,
 		keysapi.Config{Prefix: cfg.Prefix, DefaultExpiry: cfg.DefaultExpiry}, keysDeps.Log).Router()
-	h.api = oauth.New(h.deps, oauth.Config{Audience: cfg.TokenAudience, AccessLifetime: 300 * time.Second, RefreshLifetime: 36000 * time.Second})
+	h.api = oauth.New(oauth.Deps{Verifier: h.deps.Verifier, Store: h.deps.Store, SigningKeys: h.deps.SigningKeys,
+		Tokens: h.deps.Tokens, Log: h.deps.Log}, oauth.Config{Audience: cfg.TokenAudience, AccessLifetime: 300 * time.Second, RefreshLifetime: 36000 * time.Second})
 	h.oauth = h.api.Router()
 	return h
 }
@@ -93,6 +92,7 @@ func newHarnessWith(t testing.TB, root bool) *harness {
 // config is the environment every function of the test deployment reads.
 func (h *harness) config() service.Config {
 	return service.Config{
+		Local: true, // DynamoDB Local, as FromEnv finds it (env.Local)
 		Table: h.env.Table, Prefix: testenv.KeyPrefix, PepperSecretID: h.env.PepperSecretID, RootSecretID: h.env.RootSecretID,
 		DefaultExpiry: 90 * 24 * time.Hour, EventRetention: 400 * 24 * time.Hour,
 		SigningKeysSecretID: h.signing, TokenAudience: service.DefaultAudience, Issuer: issuer,
@@ -114,14 +114,12 @@ func (h *harness) build(cfg service.Config) *service.Deps {
 func (h *harness) authorizer() func(credential string) bool {
 	h.t.Helper()
 	d := h.build(h.config())
-	a, err := authorizer.New(context.Background(), d, authorizer.Config{RouteScopes: `{"GET /v1/whoami": ""}`, ReloadEvery: time.Minute})
+	a, err := authorizer.New(context.Background(), authorizer.Deps{Verifier: d.Verifier, Store: d.Store, Log: d.Log},
+		authorizer.Config{RouteScopes: `{"GET /v1/whoami": ""}`, ReloadEvery: time.Minute})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "authorizer-http.json"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	raw := testenv.FixtureBytes(h.t, "authorizer-http")
 	return func(credential string) bool {
 		h.t.Helper()
 		out, err := a.Handle(context.Background(), []byte(strings.ReplaceAll(string(raw), "API_KEY", credential)))
@@ -143,7 +141,7 @@ func (h *harness) rotate() {
 	h.rotation++
 	token := "rotation-" + testenv.RandomString(h.t, 24)
 	for _, step := range []string{"create", "set", "test", "finish"} {
-		var e jwks.RotationEvent
+		var e events.SecretsManagerSecretRotationEvent
 		readFixture(h.t, "rotate-signing-key-"+step, &e)
 		e.ClientRequestToken = token
 		if err := h.rotator.Handle(context.Background(), e); err != nil {
@@ -152,25 +150,18 @@ func (h *harness) rotate() {
 	}
 }
 
+// readFixture decodes events/<name>.json into v.
 func readFixture(t testing.TB, name string, v any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("fixture %s: %v", name, err)
-	}
+	testenv.Fixture(t, name, v)
 }
 
 func fixture(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	var req events.APIGatewayV2HTTPRequest
-	readFixture(t, name, &req)
-	return req
+	return testenv.HTTPRequest(t, name)
 }
 
-type opt func(*events.APIGatewayV2HTTPRequest)
+type opt = testenv.RequestOption
 
 // form replaces the body with the given parameters (pairs: name, value).
 func form(pairs ...string) opt {
@@ -185,23 +176,18 @@ func form(pairs ...string) opt {
 		r.Body = b.String()
 	}
 }
-func rawBody(s string) opt { return func(r *events.APIGatewayV2HTTPRequest) { r.Body = s } }
-func header(k, v string) opt {
-	return func(r *events.APIGatewayV2HTTPRequest) {
-		if v == "" {
-			delete(r.Headers, k)
-			return
-		}
-		r.Headers[k] = v
-	}
-}
+
+// The request options shared by every handler's tests.
+var (
+	rawBody  = testenv.Body
+	header   = testenv.Header
+	sourceIP = testenv.SourceIP
+)
+
 func basic(id, secret string) opt {
 	return header("authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))))
 }
 func bearer(c string) opt { return header("authorization", "Bearer "+c) }
-func sourceIP(ip string) opt {
-	return func(r *events.APIGatewayV2HTTPRequest) { r.RequestContext.HTTP.SourceIP = ip }
-}
 
 type response struct {
 	status  int
@@ -235,17 +221,8 @@ func (r response) oauthError(t *testing.T, status int, code string) response {
 
 func serve(t testing.TB, router *httpapi.Router, req events.APIGatewayV2HTTPRequest) response {
 	t.Helper()
-	resp, err := router.Serve(context.Background(), req)
-	if err != nil {
-		t.Fatalf("Serve returned an error: %v", err)
-	}
-	r := response{status: resp.StatusCode, headers: resp.Headers, raw: resp.Body}
-	if resp.Body != "" {
-		if err := json.Unmarshal([]byte(resp.Body), &r.body); err != nil {
-			t.Fatalf("body is not a JSON object: %q", resp.Body)
-		}
-	}
-	return r
+	r := testenv.Serve(t, router, req)
+	return response{status: r.Status, headers: r.Headers, body: r.Body, raw: r.Raw}
 }
 
 // call sends fixture name to the token function, with opts applied.

@@ -21,7 +21,7 @@ import (
 )
 
 // Config holds the deployment settings of the OAuth routes. The issuer is not one of
-// them: it is the token Verifier's (service.Config.Issuer), so the iss that tokens are
+// them: it is the token Verifier's (ISSUER), so the iss that tokens are
 // signed with, published under and checked against is one value.
 type Config struct {
 	Audience        string

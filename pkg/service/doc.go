@@ -1,6 +1,8 @@
-// Package service reads a function's configuration from its environment and builds
-// the dependencies every Keyward function shares: the AWS clients, the store, the
-// cached secrets and the verifier. Mains call Load once at cold start.
+// Package service is the wiring every Keyward function shares: from an explicit
+// Config (FromEnv reads it through package env) it builds the AWS clients, the store,
+// the cached secrets and the verifier. Mains call Load once at cold start and hand
+// the parts each API package needs to its constructor; no API package imports this
+// one.
 //
 // Invariants:
 //   - Configuration errors are returned, never fatal here; only main exits.
@@ -12,7 +14,8 @@
 //   - ROOT_SECRET_ID is optional: without it Deps.Root and the Verifier's Root are nil
 //     and the root credential is not recognised (no read access to it is needed). A
 //     function that must accept it (the management API) checks Deps.Root itself.
-//   - Booleans are strict: "true", "false" or unset; anything else is an error.
+//   - Build reads no environment: everything it needs is in Config (Config.Local
+//     is the one "local stack" flag, env.Local()).
 //   - Each key the Verifier reads for a credential is noted for the request's log
 //     line (httpapi.NoteKeyID): a key id is logged once its API key's checksum held or
 //     its access token's signature verified, never from a string nothing checked.

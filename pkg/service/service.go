@@ -2,20 +2,15 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/jwks"
@@ -29,148 +24,6 @@ import (
 // secretTTL is how long a secret value is trusted in memory. A pepper or root
 // rotation is seen by every warm instance within this bound.
 const secretTTL = 5 * time.Minute
-
-// Config is the environment every function reads.
-type Config struct {
-	Table          string // TABLE_NAME
-	Prefix         string // KEY_PREFIX, default kw_live_
-	PepperSecretID string // PEPPER_SECRET_ID
-	// RootSecretID (ROOT_SECRET_ID) holds the root credential. It is optional: a
-	// function configured without it does not recognise the root credential at all
-	// (it is refused as a malformed credential), so it needs no read access to it.
-	RootSecretID   string
-	DefaultExpiry  time.Duration // DEFAULT_EXPIRY_DAYS, default 90
-	EventRetention time.Duration // EVENT_RETENTION_DAYS, default 400
-	// SigningKeysSecretID (SIGNING_KEYS_SECRET_ID) holds the token-signing JWK set;
-	// when set, every function's Verifier accepts access tokens.
-	SigningKeysSecretID string
-	TokenAudience       string // TOKEN_AUDIENCE, default keyward
-	// Issuer (ISSUER) is the deployment's iss of access tokens, an absolute http(s)
-	// URL without a trailing slash: the one every token is signed with and checked
-	// against. It is never derived from a request. Required with SigningKeysSecretID:
-	// given directly, or, when ISSUER is empty, read once at cold start by Load from
-	// the SSM parameter IssuerParameter (ISSUER_PARAMETER; the deployed default, the
-	// API's own URL, which a function's environment cannot reference without a
-	// CloudFormation cycle).
-	Issuer          string
-	IssuerParameter string
-	// Lockout is the failed-attempt rule every function applies to API keys:
-	// LOCKOUT_MAX_FAILURES (5) in LOCKOUT_WINDOW_SECONDS (300) from one source IP lock
-	// that key id and IP for LOCKOUT_COOLDOWN_SECONDS (300).
-	Lockout lockout.Config
-}
-
-// FromEnv reads Config from the environment.
-func FromEnv() (Config, error) {
-	c := Config{
-		Table:          os.Getenv("TABLE_NAME"),
-		Prefix:         Getenv("KEY_PREFIX", apikey.DefaultPrefix),
-		PepperSecretID: os.Getenv("PEPPER_SECRET_ID"),
-		RootSecretID:   os.Getenv("ROOT_SECRET_ID"),
-
-		SigningKeysSecretID: os.Getenv("SIGNING_KEYS_SECRET_ID"),
-		TokenAudience:       Getenv("TOKEN_AUDIENCE", DefaultAudience),
-		Issuer:              os.Getenv("ISSUER"),
-		IssuerParameter:     os.Getenv("ISSUER_PARAMETER"),
-	}
-	for _, v := range []struct{ name, value string }{{"TABLE_NAME", c.Table}, {"PEPPER_SECRET_ID", c.PepperSecretID}} {
-		if v.value == "" {
-			return Config{}, fmt.Errorf("%s is not set", v.name)
-		}
-	}
-	if c.SigningKeysSecretID != "" && (c.Issuer != "" || c.IssuerParameter == "") {
-		iss, err := Issuer(c.Issuer)
-		if err != nil {
-			return Config{}, err
-		}
-		c.Issuer = iss
-	}
-	days, err := Days("DEFAULT_EXPIRY_DAYS", 90)
-	if err != nil {
-		return Config{}, err
-	}
-	c.DefaultExpiry = days
-	if c.EventRetention, err = Days("EVENT_RETENTION_DAYS", 400); err != nil {
-		return Config{}, err
-	}
-	if c.Lockout, err = lockoutFromEnv(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
-}
-
-func lockoutFromEnv() (lockout.Config, error) {
-	var c lockout.Config
-	var err error
-	secs := func(name string, def int) time.Duration {
-		n, e := Int(name, def)
-		err = errors.Join(err, e)
-		return time.Duration(n) * time.Second
-	}
-	n, e := Int("LOCKOUT_MAX_FAILURES", 5)
-	c.MaxFailures = n
-	c.Window = secs("LOCKOUT_WINDOW_SECONDS", 300)
-	c.Cooldown = secs("LOCKOUT_COOLDOWN_SECONDS", 300)
-	return c, errors.Join(e, err)
-}
-
-// Issuer checks the configured issuer s and returns it without a trailing slash: an
-// absolute http or https URL with a host, no query, no fragment.
-func Issuer(s string) (string, error) {
-	if s == "" {
-		return "", errors.New("ISSUER is not set: it is the iss of access tokens (the API's base URL, " +
-			"e.g. https://auth.example.com), and is never taken from a request")
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
-		u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return "", fmt.Errorf("ISSUER=%q: want an absolute http(s) URL with a host and no query or fragment", s)
-	}
-	return strings.TrimRight(s, "/"), nil
-}
-
-// DefaultAudience is the aud of access tokens when TOKEN_AUDIENCE is unset.
-const DefaultAudience = "keyward"
-
-// Getenv returns the variable name, or def when it is unset or empty.
-func Getenv(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-// Int reads a positive integer variable, def when unset.
-func Int(name string, def int) (int, error) {
-	s := os.Getenv(name)
-	if s == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%s=%q: want a non-negative integer", name, s)
-	}
-	return n, nil
-}
-
-// Bool reads a boolean variable strictly: "true", "false", or unset (false). Any
-// other spelling ("1", "TRUE", "yes") is an error, so a typo never means false.
-func Bool(name string) (bool, error) {
-	switch s := os.Getenv(name); s {
-	case "true":
-		return true, nil
-	case "false", "":
-		return false, nil
-	default:
-		return false, fmt.Errorf("%s=%q: want true or false", name, s)
-	}
-}
-
-// Days reads a whole number of days.
-func Days(name string, def int) (time.Duration, error) {
-	n, err := Int(name, def)
-	return time.Duration(n) * 24 * time.Hour, err
-}
 
 // Deps are the shared dependencies of a function.
 type Deps struct {
@@ -233,7 +86,7 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	ddb := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		// DynamoDB Local's x-amz-crc32 does not match what the SDK computes; the check
 		// stays on against AWS itself.
-		o.DisableValidateResponseChecksum = os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") != ""
+		o.DisableValidateResponseChecksum = cfg.Local
 	})
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	st := store.New(ddb, cfg.Table, cfg.EventRetention)

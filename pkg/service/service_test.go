@@ -76,18 +76,3 @@ func TestRootSecretIsOptional(t *testing.T) {
 		t.Fatal("no root checker with ROOT_SECRET_ID")
 	}
 }
-
-func TestBoolIsStrict(t *testing.T) {
-	for value, want := range map[string]bool{"": false, "false": false, "true": true} {
-		t.Setenv("KEYWARD_TEST_BOOL", value)
-		if got, err := Bool("KEYWARD_TEST_BOOL"); err != nil || got != want {
-			t.Errorf("Bool(%q) = %v, %v; want %v", value, got, err, want)
-		}
-	}
-	for _, value := range []string{"TRUE", "True", "1", "0", "yes", "no", "on", " true", "true "} {
-		t.Setenv("KEYWARD_TEST_BOOL", value)
-		if _, err := Bool("KEYWARD_TEST_BOOL"); err == nil {
-			t.Errorf("Bool(%q): no error", value)
-		}
-	}
-}

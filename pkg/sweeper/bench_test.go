@@ -74,7 +74,7 @@ func sweepOnce(b *testing.B, total, due int) measured {
 	start := time.Now()
 	seed(b, env, total, due, now)
 	seeded := time.Since(start)
-	deps := service.Build(service.Config{Table: env.Table, Prefix: testenv.KeyPrefix, EventRetention: 400 * day}, env.AWS)
+	deps := service.Build(service.Config{Table: env.Table, Prefix: testenv.KeyPrefix, EventRetention: 400 * day, Local: true}, env.AWS)
 	cfg := sweeper.Defaults()
 	cfg.Now = now
 	s := sweeper.New(deps.Store, nopPublisher{}, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))

@@ -2,13 +2,12 @@ package sweeper
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/keyward/keyward/pkg/service"
+	"github.com/keyward/keyward/pkg/env"
 )
 
 const day = 24 * time.Hour
@@ -26,9 +25,8 @@ type Config struct {
 	Source       string        // EventBridge source of reminders, "keyward"
 	// Now, when set, is the instant the run sweeps as if it were (NOW, local only).
 	Now time.Time
-	// Local is true against local endpoints (KEYWARD_LOCAL=1 or an
-	// AWS_ENDPOINT_URL_DYNAMODB override): only then is NOW honoured, and the bus and
-	// topic are created if missing.
+	// Local is true against the local stack (env.Local, passed to FromEnv): only
+	// then is NOW honoured, and the bus and topic are created if missing.
 	Local bool
 }
 
@@ -40,45 +38,39 @@ func Defaults() Config {
 	}
 }
 
-// IsLocal reports whether the process runs against local endpoints.
-func IsLocal() bool {
-	return os.Getenv("KEYWARD_LOCAL") == "1" || os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") != ""
-}
-
-// FromEnv reads Config from the environment. NOW outside a local run is an error:
-// a deployed sweeper must never act on a clock someone typed.
-func FromEnv() (Config, error) {
+// FromEnv reads Config from the environment; local says whether the function runs
+// against the local stack (service.Config.Local). NOW outside a local run is an
+// error: a deployed sweeper must never act on a clock someone typed.
+func FromEnv(local bool) (Config, error) {
 	c := Defaults()
 	var err error
-	if c.Offsets, err = ParseOffsets(service.Getenv("REMINDER_OFFSETS_DAYS", "14,7,1")); err != nil {
+	if c.Offsets, err = ParseOffsets(env.String("REMINDER_OFFSETS_DAYS", "14,7,1")); err != nil {
 		return Config{}, err
 	}
-	if c.StaleAfter, err = service.Days("STALE_AFTER_DAYS", 90); err != nil {
+	if c.StaleAfter, err = env.Days("STALE_AFTER_DAYS", 90); err != nil {
 		return Config{}, err
 	}
-	if c.KeyRetention, err = service.Days("KEY_RETENTION_DAYS", 365); err != nil {
+	if c.KeyRetention, err = env.Days("KEY_RETENTION_DAYS", 365); err != nil {
 		return Config{}, err
 	}
-	n, err := service.Int("SWEEP_MARGIN_SECONDS", 15)
-	if err != nil {
+	if c.Margin, err = env.Seconds("SWEEP_MARGIN_SECONDS", 15); err != nil {
 		return Config{}, err
 	}
-	c.Margin = time.Duration(n) * time.Second
-	if c.Concurrency, err = service.Int("SWEEP_CONCURRENCY", 16); err != nil {
+	if c.Concurrency, err = env.Int("SWEEP_CONCURRENCY", 16); err != nil {
 		return Config{}, err
 	}
 	if c.Concurrency < 1 {
 		c.Concurrency = 1
 	}
-	c.BusName = os.Getenv("REMINDER_BUS_NAME")
-	c.TopicARN = os.Getenv("REMINDER_TOPIC_ARN")
+	c.BusName = env.String("REMINDER_BUS_NAME", "")
+	c.TopicARN = env.String("REMINDER_TOPIC_ARN", "")
 	if c.BusName == "" || c.TopicARN == "" {
 		return Config{}, fmt.Errorf("REMINDER_BUS_NAME and REMINDER_TOPIC_ARN must be set")
 	}
-	c.Local = IsLocal()
-	if s := os.Getenv("NOW"); s != "" {
+	c.Local = local
+	if s := env.String("NOW", ""); s != "" {
 		if !c.Local {
-			return Config{}, fmt.Errorf("NOW is only honoured against local endpoints (KEYWARD_LOCAL=1 or AWS_ENDPOINT_URL_DYNAMODB)")
+			return Config{}, fmt.Errorf("NOW is only honoured against the local stack (AWS_ENDPOINT_URL_DYNAMODB set)")
 		}
 		if c.Now, err = time.Parse(time.RFC3339, s); err != nil {
 			return Config{}, fmt.Errorf("NOW=%q: want RFC 3339: %w", s, err)

@@ -46,6 +46,6 @@
 // reminder_id, which consumers use to deduplicate.
 //
 // NOW (RFC 3339) makes a run sweep as if at that instant. It is honoured only against
-// local endpoints (KEYWARD_LOCAL=1 or AWS_ENDPOINT_URL_DYNAMODB set); otherwise the
+// the local stack (env.Local: AWS_ENDPOINT_URL_DYNAMODB set); otherwise the
 // function refuses to start. Leases are measured on the same clock.
 package sweeper

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +45,7 @@ func newWorld(t *testing.T) *world {
 	ctx := context.Background()
 	suffix := strings.TrimPrefix(env.Table, "keyward-test-")
 	w := &world{t: t, env: env, sqs: sqs.NewFromConfig(env.AWS), now: time.Now().UTC().Truncate(time.Second)}
-	w.deps = service.Build(service.Config{Table: env.Table, Prefix: testenv.KeyPrefix, EventRetention: 400 * day}, env.AWS)
+	w.deps = service.Build(service.Config{Table: env.Table, Prefix: testenv.KeyPrefix, EventRetention: 400 * day, Local: true}, env.AWS)
 	w.deps.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 
 	eb := eventbridge.NewFromConfig(env.AWS)
@@ -249,14 +247,8 @@ func byReminder(ms []message) map[string]int {
 // scheduledEvent loads events/scheduled.json, the sample `make sweep` sends.
 func scheduledEvent(t *testing.T) events.EventBridgeEvent {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "events", "scheduled.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ev events.EventBridgeEvent
-	if err := json.Unmarshal(data, &ev); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Fixture(t, "scheduled", &ev)
 	return ev
 }
 

@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/sweeper"
+	"github.com/keyward/keyward/pkg/testenv"
 )
 
 // item returns key id's raw item, for the due and ttl attributes.
@@ -319,22 +319,19 @@ func TestNowOnlyLocally(t *testing.T) {
 	t.Setenv("REMINDER_BUS_NAME", "b")
 	t.Setenv("REMINDER_TOPIC_ARN", "arn:aws:sns:us-east-1:000000000000:t")
 	t.Setenv("NOW", "2030-01-01T00:00:00Z")
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", "")
-	t.Setenv("KEYWARD_LOCAL", "")
-	if _, err := sweeper.FromEnv(); err == nil {
+	if _, err := sweeper.FromEnv(false); err == nil {
 		t.Fatal("NOW was accepted without a local endpoint")
 	}
-	t.Setenv("KEYWARD_LOCAL", "1")
-	cfg, err := sweeper.FromEnv()
+	cfg, err := sweeper.FromEnv(true)
 	if err != nil || !cfg.Now.Equal(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("%+v %v", cfg, err)
 	}
 	t.Setenv("REMINDER_OFFSETS_DAYS", "1, 30,7,7")
-	if cfg, err := sweeper.FromEnv(); err != nil || len(cfg.Offsets) != 3 || cfg.Offsets[0] != 30 {
+	if cfg, err := sweeper.FromEnv(true); err != nil || len(cfg.Offsets) != 3 || cfg.Offsets[0] != 30 {
 		t.Fatalf("%v %v", cfg.Offsets, err)
 	}
 	t.Setenv("REMINDER_OFFSETS_DAYS", "x")
-	if _, err := sweeper.FromEnv(); err == nil {
+	if _, err := sweeper.FromEnv(true); err == nil {
 		t.Fatal("bad offsets accepted")
 	}
 }
@@ -347,14 +344,8 @@ func TestReminderSamples(t *testing.T) {
 		{"sweeper-reminder-stale.json", sweeper.DetailTypeStale, sweeper.KindStale},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("..", "..", "events", tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var ev events.EventBridgeEvent
-			if err := json.Unmarshal(data, &ev); err != nil {
-				t.Fatal(err)
-			}
+			testenv.Fixture(t, strings.TrimSuffix(tc.file, ".json"), &ev)
 			dec := json.NewDecoder(bytes.NewReader(ev.Detail))
 			dec.DisallowUnknownFields()
 			var r sweeper.Reminder

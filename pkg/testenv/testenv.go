@@ -19,6 +19,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/keyward/keyward/infra/stack"
+	"github.com/keyward/keyward/pkg/env"
 )
 
 // TableLogicalID is the template resource the test table is created from.
@@ -53,24 +54,12 @@ var (
 
 // New creates a fresh table and secrets for t and removes them when t ends. It skips
 // t when the local services are not running, or fails it if KEYWARD_REQUIRE_SERVICES=1.
+// The table is made from template.yaml as the local stack makes its own
+// (stack.Template.CreateTable).
 func New(t testing.TB) *Env {
 	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
-		if os.Getenv("KEYWARD_REQUIRE_SERVICES") == "1" {
-			t.Fatal("testenv: KEYWARD_REQUIRE_SERVICES=1 but AWS_ENDPOINT_URL_DYNAMODB is unset")
-		}
-		t.Skip("integration test: run via make test")
-	}
-	templateOnce.Do(func() {
-		var path string
-		if path, templateErr = stack.FindTemplate("."); templateErr == nil {
-			template, templateErr = stack.Load(path)
-		}
-	})
-	if templateErr != nil {
-		t.Fatalf("testenv: %v", templateErr)
-	}
-
+	requireServices(t)
+	tmpl := loadTemplate(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cfg, err := config.LoadDefaultConfig(ctx)
@@ -87,38 +76,56 @@ func New(t testing.TB) *Env {
 		RootSecretID:   "keyward-test-root-" + suffix,
 		RootKey:        "kw_root_" + RandomString(t, 32), // 32 bytes = 43 base64url chars
 	}
-
-	in, err := template.CreateTableInput(TableLogicalID, e.Table)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	if _, err := e.DDB.CreateTable(ctx, in); err != nil {
-		t.Fatalf("testenv: create table %s: %v", e.Table, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := e.DDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(e.Table)}); err != nil {
-			t.Errorf("testenv: delete table %s: %v", e.Table, err)
-		}
-	})
-	if attr, err := template.TTLAttribute(TableLogicalID); err != nil {
-		t.Fatalf("testenv: %v", err)
-	} else if attr != "" {
-		_, err := e.DDB.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-			TableName: aws.String(e.Table),
-			TimeToLiveSpecification: &types.TimeToLiveSpecification{
-				AttributeName: aws.String(attr), Enabled: aws.Bool(true),
-			},
-		})
-		if err != nil {
-			t.Fatalf("testenv: enable TTL on %s: %v", e.Table, err)
-		}
-	}
-
+	e.createTable(ctx, t, tmpl)
 	e.createSecret(ctx, t, e.PepperSecretID, RandomString(t, 48))
 	e.createSecret(ctx, t, e.RootSecretID, e.RootKey)
 	return e
+}
+
+// requireServices skips t when the local services are not running (env.Local), or
+// fails it if KEYWARD_REQUIRE_SERVICES=1.
+func requireServices(t testing.TB) {
+	t.Helper()
+	if env.Local() {
+		return
+	}
+	if os.Getenv("KEYWARD_REQUIRE_SERVICES") == "1" {
+		t.Fatal("testenv: KEYWARD_REQUIRE_SERVICES=1 but AWS_ENDPOINT_URL_DYNAMODB is unset")
+	}
+	t.Skip("integration test: run via make test")
+}
+
+// loadTemplate returns template.yaml, read once per test binary.
+func loadTemplate(t testing.TB) *stack.Template {
+	t.Helper()
+	templateOnce.Do(func() {
+		var path string
+		if path, templateErr = stack.FindTemplate("."); templateErr == nil {
+			template, templateErr = stack.Load(path)
+		}
+	})
+	if templateErr != nil {
+		t.Fatalf("testenv: %v", templateErr)
+	}
+	return template
+}
+
+// createTable creates e.Table from the template's table, and deletes it when t ends
+// (also when only part of it was made).
+func (e *Env) createTable(ctx context.Context, t testing.TB, tmpl *stack.Template) {
+	t.Helper()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := e.DDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(e.Table)})
+		var nf *types.ResourceNotFoundException
+		if err != nil && !errors.As(err, &nf) {
+			t.Errorf("testenv: delete table %s: %v", e.Table, err)
+		}
+	})
+	if err := tmpl.CreateTable(ctx, e.DDB, TableLogicalID, e.Table); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 }
 
 // Setenv points the code under test at this Env: TABLE_NAME, PEPPER_SECRET_ID,

@@ -22,12 +22,6 @@ import (
 	"github.com/keyward/keyward/pkg/token"
 )
 
-// memSet is a signing-key set held in memory.
-type memSet struct{ s *jwks.Set }
-
-func (m memSet) Set(context.Context) (*jwks.Set, error)            { return m.s, nil }
-func (m memSet) Lookup(context.Context, string) (*jwks.Set, error) { return m.s, nil }
-
 // fixedKey answers every key read with one key as read.
 type fixedKey struct{ k *store.Key }
 
@@ -80,7 +74,7 @@ func TestRevocationsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := memSet{&jwks.Set{Keys: []jwks.Key{{JWK: jwk}}}}
+	keys := testenv.StaticKeys{Keys: &jwks.Set{Keys: []jwks.Key{{JWK: jwk}}}}
 	const lifetime = 30 * time.Second
 	signer := &token.Signer{Keys: keys, Audience: "keyward", Issuer: "https://keyward.test", Lifetime: lifetime}
 	verifier := &token.Verifier{Keys: keys, Audience: "keyward", Issuer: "https://keyward.test"}

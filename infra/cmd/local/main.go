@@ -24,6 +24,7 @@ import (
 	"github.com/keyward/keyward/infra/gateway"
 	"github.com/keyward/keyward/infra/localstack"
 	"github.com/keyward/keyward/infra/stack"
+	"github.com/keyward/keyward/pkg/env"
 )
 
 func main() {
@@ -70,7 +71,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
+	if !env.Local() {
 		// make local: take the port first, then start the services around this same
 		// program, which inherits the listener.
 		return withServices(ctx, p)
@@ -196,45 +197,90 @@ func serveOn(ctx context.Context, log *slog.Logger, p *localstack.Project, ln ne
 	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
 		return err
 	}
+	rootKey, err := provision(ctx, log, p)
+	if err != nil || ctx.Err() != nil {
+		return quiet(ctx, err)
+	}
 	awsEnv := localstack.AWSEnv()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("load AWS config: %w", err)
-	}
-	t := time.Now()
-	if err := p.CreateTables(ctx, dynamodb.NewFromConfig(cfg)); err != nil {
-		return quiet(ctx, err)
-	}
-	phase(log, "tables", t)
-	t = time.Now()
-	rootKey, err := seedSecrets(ctx, p, secretsmanager.NewFromConfig(cfg))
-	if err != nil {
-		return quiet(ctx, err)
-	}
-	phase(log, "secrets and first signing key", t)
-
-	invokers := map[string]gateway.Invoker{}
-	var running []*gateway.Function
+	running := startFunctions(ctx, log, p, awsEnv)
 	defer func() {
 		for _, f := range running {
 			f.Close()
 		}
 	}()
+	if ctx.Err() != nil {
+		return nil
+	}
+	g, routes := newGateway(log, p, running)
+
+	// Ready means every function can do its job: probe each through the gateway, in
+	// parallel, before anything is served (clients that connect meanwhile wait).
+	t := time.Now()
+	if err := probe(ctx, g, routes, rootKey); err != nil {
+		return quiet(ctx, err)
+	}
+	phase(log, "functions ready", t)
+
+	st := state{BaseURL: base, Port: ln.Addr().(*net.TCPAddr).Port, PID: os.Getpid(), Issuer: base, Env: awsEnv}
+	if err := writeState(p, rootKey, st); err != nil {
+		return err
+	}
+	defer os.Remove(p.Path("stack.json"))
+	return serveUntilDone(ctx, log, g, ln, func() {
+		fmt.Fprintf(os.Stderr, "keyward: root credential (also in %s): %s\n", p.Path("root-key"), rootKey)
+		log.Info("ready", "url", base, "took", time.Since(began).Round(time.Millisecond))
+	})
+}
+
+// provision creates the template's tables and seeds its secrets (with the first
+// signing key), and returns the root credential.
+func provision(ctx context.Context, log *slog.Logger, p *localstack.Project) (string, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return "", fmt.Errorf("load AWS config: %w", err)
+	}
+	t := time.Now()
+	if err := p.CreateTables(ctx, dynamodb.NewFromConfig(cfg)); err != nil {
+		return "", err
+	}
+	phase(log, "tables", t)
 	t = time.Now()
+	rootKey, err := seedSecrets(ctx, p, secretsmanager.NewFromConfig(cfg))
+	if err != nil {
+		return "", err
+	}
+	phase(log, "secrets and first signing key", t)
+	return rootKey, nil
+}
+
+// startFunctions builds each function's host bootstrap and returns a runtime for each
+// one built; one that fails to build is logged and left out (its routes answer 502).
+// It returns early, with what it started, once ctx ends.
+func startFunctions(ctx context.Context, log *slog.Logger, p *localstack.Project, awsEnv map[string]string) []*gateway.Function {
+	var running []*gateway.Function
+	t := time.Now()
 	for _, fn := range p.Functions {
 		bin, err := p.BuildHost(ctx, fn.LogicalID)
 		if ctx.Err() != nil {
-			return nil
+			return running
 		}
 		if err != nil {
 			log.Warn("function not built; its routes answer 502", "function", fn.LogicalID, "err", err)
 			continue
 		}
-		f := p.NewFunction(fn, bin, awsEnv, log)
-		invokers[fn.LogicalID] = f
-		running = append(running, f)
+		running = append(running, p.NewFunction(fn, bin, awsEnv, log))
 	}
 	phase(log, fmt.Sprintf("build %d bootstraps", len(running)), t)
+	return running
+}
+
+// newGateway routes every function's routes to the functions running, and returns it
+// with the routes.
+func newGateway(log *slog.Logger, p *localstack.Project, running []*gateway.Function) (*gateway.Gateway, []stack.Route) {
+	invokers := map[string]gateway.Invoker{}
+	for _, f := range running {
+		invokers[f.Name] = f
+	}
 	var routes []stack.Route
 	for _, fn := range p.Functions {
 		routes = append(routes, fn.Routes...)
@@ -243,34 +289,26 @@ func serveOn(ctx context.Context, log *slog.Logger, p *localstack.Project, ln ne
 	for _, f := range running {
 		f.Stderr = g.FunctionOutput(os.Stderr)
 	}
+	return g, routes
+}
 
-	// Ready means every function can do its job: probe each through the gateway, in
-	// parallel, before anything is served (clients that connect meanwhile wait).
-	t = time.Now()
-	if err := probe(ctx, g, routes, rootKey); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
-	phase(log, "functions ready", t)
-
+// writeState writes the root credential (root-key) and the running stack's state
+// (stack.json) to the state directory.
+func writeState(p *localstack.Project, rootKey string, st state) error {
 	if err := os.WriteFile(p.Path("root-key"), []byte(rootKey+"\n"), 0o600); err != nil {
 		return err
 	}
-	data, _ := json.MarshalIndent(state{BaseURL: base, Port: ln.Addr().(*net.TCPAddr).Port, PID: os.Getpid(),
-		Issuer: base, Env: awsEnv}, "", "  ")
-	if err := os.WriteFile(p.Path("stack.json"), data, 0o600); err != nil {
-		return err
-	}
-	defer os.Remove(p.Path("stack.json"))
+	data, _ := json.MarshalIndent(st, "", "  ")
+	return os.WriteFile(p.Path("stack.json"), data, 0o600)
+}
 
+// serveUntilDone serves g on ln, calls ready once it serves, and shuts the server
+// down (5 s at most) when ctx ends.
+func serveUntilDone(ctx context.Context, log *slog.Logger, g http.Handler, ln net.Listener, ready func()) error {
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(os.Stderr, "keyward: root credential (also in %s): %s\n", p.Path("root-key"), rootKey)
-	log.Info("ready", "url", base, "took", time.Since(began).Round(time.Millisecond))
-
+	ready()
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")

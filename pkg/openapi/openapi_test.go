@@ -1,4 +1,4 @@
-package keyward
+package openapi
 
 import (
 	"encoding/json"
@@ -7,18 +7,17 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/infra/stack"
+	"gopkg.in/yaml.v3"
 )
 
-// documentedRoutes returns every "METHOD /path" of openapi.yaml.
-func documentedRoutes(t *testing.T) map[string]bool {
-	t.Helper()
-	data, err := OpenAPIJSON()
+// TestDocument checks the document is OpenAPI 3.1 and describes operations.
+func TestDocument(t *testing.T) {
+	data, err := JSON()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
-		OpenAPI string                                `json:"openapi"`
-		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+		OpenAPI string `json:"openapi"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
@@ -26,17 +25,33 @@ func documentedRoutes(t *testing.T) map[string]bool {
 	if !strings.HasPrefix(doc.OpenAPI, "3.1.") {
 		t.Errorf("openapi = %q, want 3.1.x", doc.OpenAPI)
 	}
-	methods := map[string]bool{"get": true, "put": true, "post": true, "delete": true,
-		"options": true, "head": true, "patch": true, "trace": true}
-	out := map[string]bool{}
-	for path, item := range doc.Paths {
-		for m := range item {
-			if methods[m] {
-				out[strings.ToUpper(m)+" "+path] = true
-			}
-		}
+	routes, err := Routes()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	if !routes["POST /v1/keys"] || routes["PARAMETERS /v1/keys/{id}"] {
+		t.Errorf("Routes() = %v: want POST /v1/keys and no non-operation fields", routes)
+	}
+}
+
+// TestJSONKeysAreStrings: YAML keys that are not strings (an unquoted 200, true)
+// become JSON object keys, at any depth.
+func TestJSONKeysAreStrings(t *testing.T) {
+	var doc any
+	if err := yaml.Unmarshal([]byte("responses:\n  200: {a: [ {true: x} ]}\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	v, err := jsonValue(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"responses":{"200":{"a":[{"true":"x"}]}}}`; string(out) != want {
+		t.Errorf("JSON = %s, want %s", out, want)
+	}
 }
 
 // TestOpenAPIMatchesTemplate checks that openapi.yaml documents exactly the HttpApi
@@ -58,7 +73,10 @@ func TestOpenAPIMatchesTemplate(t *testing.T) {
 	for _, r := range routes {
 		deployed[r.Key()] = true
 	}
-	documented := documentedRoutes(t)
+	documented, err := Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var undocumented, undeployed []string
 	for k := range deployed {
 		if !documented[k] {
@@ -82,7 +100,7 @@ func TestOpenAPIMatchesTemplate(t *testing.T) {
 
 // TestOpenAPIJSON checks the JSON form keeps the document's shape.
 func TestOpenAPIJSON(t *testing.T) {
-	data, err := OpenAPIJSON()
+	data, err := JSON()
 	if err != nil {
 		t.Fatal(err)
 	}
