@@ -7,10 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/scope"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/token"
@@ -33,33 +32,33 @@ type tokenResponse struct {
 }
 
 // token serves POST /v1/oauth/token and /v1/users/oidc/token.
-func (a *API) token(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) token(ctx context.Context, r *request) (httpapi.Response, error) {
 	if err := parseForm(r); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	grant := r.form["grant_type"]
 	switch grant {
 	case "":
-		return events.APIGatewayV2HTTPResponse{}, errInvalidRequest.with("grant_type is required.")
+		return httpapi.Response{}, errInvalidRequest.with("grant_type is required.")
 	case GrantClientCredentials, GrantRefreshToken:
 	default:
-		return events.APIGatewayV2HTTPResponse{}, errUnsupportedGrantType.with("Supported grant types: client_credentials, refresh_token.")
+		return httpapi.Response{}, errUnsupportedGrantType.with("Supported grant types: client_credentials, refresh_token.")
 	}
 	if grant == GrantRefreshToken {
 		return a.refresh(ctx, r)
 	}
 	p, err := a.authenticateClient(ctx, r)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	scopes := p.Scopes
 	if s, ok := r.form["scope"]; ok {
 		want, err := parseScope(s)
 		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
+			return httpapi.Response{}, err
 		}
 		if !p.Scopes.Covers(want) {
-			return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The requested scope exceeds the client's scopes.")
+			return httpapi.Response{}, errInvalidScope.with("The requested scope exceeds the client's scopes.")
 		}
 		scopes = want
 	}
@@ -86,7 +85,7 @@ func (a *API) refreshExpiry(k *store.Key, now time.Time) time.Time {
 
 // issue starts a refresh-token family and signs its first access token. The writes
 // (family + token.issued) and the signature run side by side.
-func (a *API) issue(ctx context.Context, r *request, p auth.Principal, scopes scope.Set) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) issue(ctx context.Context, r *request, p auth.Principal, scopes scope.Set) (httpapi.Response, error) {
 	now := r.now.Truncate(time.Second)
 	rt := token.NewRefresh(apikey.NewID())
 	jti := token.NewJTI()
@@ -99,7 +98,7 @@ func (a *API) issue(ctx context.Context, r *request, p auth.Principal, scopes sc
 	g := token.Grant{KeyID: p.KeyID, JTI: jti, Scopes: scopes, SecretN: p.SecretN}
 	acc, err := a.signAlongside(ctx, g, now, func() error { return a.Families.Create(ctx, fam, ev) })
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	return a.tokenAnswer(acc, rt, fam.ExpiresAt, scopes, now), nil
 }
@@ -115,7 +114,7 @@ func (a *API) signAlongside(ctx context.Context, g token.Grant, now time.Time, w
 	return acc, serr
 }
 
-func (a *API) tokenAnswer(acc token.Access, rt token.Refresh, rtExp time.Time, scopes scope.Set, now time.Time) events.APIGatewayV2HTTPResponse {
+func (a *API) tokenAnswer(acc token.Access, rt token.Refresh, rtExp time.Time, scopes scope.Set, now time.Time) httpapi.Response {
 	return answer(http.StatusOK, tokenResponse{
 		AccessToken: acc.Token, TokenType: "Bearer", ExpiresIn: int64(acc.ExpiresAt.Sub(acc.IssuedAt) / time.Second),
 		RefreshToken: rt.String(), RefreshExpiresIn: int64(rtExp.Sub(now) / time.Second), Scope: scopes.Join(),
@@ -126,38 +125,38 @@ func (a *API) tokenAnswer(acc token.Access, rt token.Refresh, rtExp time.Time, s
 // conditional update consumes the presented token and returns its family; the event
 // and the signature follow side by side. The family is read first only to check a
 // narrowing `scope` before the token is spent.
-func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) refresh(ctx context.Context, r *request) (httpapi.Response, error) {
 	raw, ok := r.form["refresh_token"]
 	if !ok {
-		return events.APIGatewayV2HTTPResponse{}, errInvalidRequest.with("refresh_token is required.")
+		return httpapi.Response{}, errInvalidRequest.with("refresh_token is required.")
 	}
 	var want scope.Set
 	if s, ok := r.form["scope"]; ok {
 		var err error
 		if want, err = parseScope(s); err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
+			return httpapi.Response{}, err
 		}
 	}
 	presented, wellFormed := token.ParseRefresh(raw)
 	p, err := a.authenticateClient(ctx, r)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	invalid := errInvalidGrant.with("The refresh token is invalid, expired or revoked.")
 	if !wellFormed {
-		return events.APIGatewayV2HTTPResponse{}, invalid
+		return httpapi.Response{}, invalid
 	}
 	now := r.now.Truncate(time.Second)
 	if want != nil {
 		f, err := a.Families.Get(ctx, presented.Family)
 		if errors.Is(err, store.ErrNotFound) || err == nil && f.KeyID != p.KeyID {
-			return events.APIGatewayV2HTTPResponse{}, invalid
+			return httpapi.Response{}, invalid
 		}
 		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
+			return httpapi.Response{}, err
 		}
 		if !scope.MustParseList(strings.Fields(f.Scope)).Covers(want) {
-			return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The requested scope exceeds the scope originally granted.")
+			return httpapi.Response{}, errInvalidScope.with("The requested scope exceeds the scope originally granted.")
 		}
 	}
 	next := token.NewRefresh(presented.Family)
@@ -165,11 +164,11 @@ func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPR
 	f, err := a.Families.Rotate(ctx, p.KeyID, presented, next, secretVersions(p.Key, now), now, exp)
 	switch {
 	case errors.Is(err, token.ErrReused):
-		return events.APIGatewayV2HTTPResponse{}, a.reused(ctx, r, p, presented, now)
+		return httpapi.Response{}, a.reused(ctx, r, p, presented, now)
 	case errors.Is(err, token.ErrInvalidGrant), errors.Is(err, store.ErrNotFound):
-		return events.APIGatewayV2HTTPResponse{}, invalid
+		return httpapi.Response{}, invalid
 	case err != nil:
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	granted := scope.MustParseList(strings.Fields(f.Scope))
 	if want != nil {
@@ -178,7 +177,7 @@ func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPR
 	// The key's scopes now bound what a refreshed token carries.
 	scopes := p.Scopes.Intersect(granted)
 	if len(scopes) == 0 {
-		return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The key no longer holds any of the granted scopes.")
+		return httpapi.Response{}, errInvalidScope.with("The key no longer holds any of the granted scopes.")
 	}
 	jti := token.NewJTI()
 	ev := &store.Event{Time: now, Type: store.EventTokenRefreshed, KeyID: p.KeyID, Owner: p.Owner, Actor: p.KeyID, IP: r.ip(),
@@ -195,7 +194,7 @@ func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPR
 		return nil
 	})
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	return a.tokenAnswer(acc, next, exp, scopes, now), nil
 }
