@@ -121,6 +121,10 @@ func (a *API) tokenAnswer(acc token.Access, rt token.Refresh, rtExp time.Time, s
 	})
 }
 
+// errBadRefresh answers a refresh token that is malformed, unknown, expired, revoked
+// or another client's: RFC 6749 tells none of these apart.
+var errBadRefresh = errInvalidGrant.with("The refresh token is invalid, expired or revoked.")
+
 // refresh serves grant_type=refresh_token. The client is authenticated, then one
 // conditional update consumes the presented token and returns its family; the event
 // and the signature follow side by side. The family is read first only to check a
@@ -142,61 +146,92 @@ func (a *API) refresh(ctx context.Context, r *request) (httpapi.Response, error)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	invalid := errInvalidGrant.with("The refresh token is invalid, expired or revoked.")
 	if !wellFormed {
-		return httpapi.Response{}, invalid
+		return httpapi.Response{}, errBadRefresh
 	}
 	now := r.now.Truncate(time.Second)
-	if want != nil {
-		f, err := a.Families.Get(ctx, presented.Family)
-		if errors.Is(err, store.ErrNotFound) || err == nil && f.KeyID != p.KeyID {
-			return httpapi.Response{}, invalid
-		}
-		if err != nil {
-			return httpapi.Response{}, err
-		}
-		if !scope.MustParseList(strings.Fields(f.Scope)).Covers(want) {
-			return httpapi.Response{}, errInvalidScope.with("The requested scope exceeds the scope originally granted.")
-		}
+	if err := a.checkNarrowing(ctx, p, presented, want); err != nil {
+		return httpapi.Response{}, err
 	}
 	next := token.NewRefresh(presented.Family)
 	exp := a.refreshExpiry(p.Key, now)
 	f, err := a.Families.Rotate(ctx, p.KeyID, presented, next, secretVersions(p.Key, now), now, exp)
-	switch {
-	case errors.Is(err, token.ErrReused):
-		return httpapi.Response{}, a.reused(ctx, r, p, presented, now)
-	case errors.Is(err, token.ErrInvalidGrant), errors.Is(err, store.ErrNotFound):
-		return httpapi.Response{}, invalid
-	case err != nil:
+	if err != nil {
+		return httpapi.Response{}, a.rotateError(ctx, r, p, presented, now, err)
+	}
+	scopes, err := refreshedScopes(p, f, want)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
-	granted := scope.MustParseList(strings.Fields(f.Scope))
-	if want != nil {
-		granted = want
+	acc, err := a.signRefreshed(ctx, r, p, presented.Family, f, scopes, now)
+	if err != nil {
+		return httpapi.Response{}, err
 	}
-	// The key's scopes now bound what a refreshed token carries.
+	return a.tokenAnswer(acc, next, exp, scopes, now), nil
+}
+
+// checkNarrowing refuses, before the presented token is spent, a `scope` (want, when
+// given) beyond what its family was granted; a family that is not the client's is
+// errBadRefresh.
+func (a *API) checkNarrowing(ctx context.Context, p auth.Principal, presented token.Refresh, want scope.Set) error {
+	if want == nil {
+		return nil
+	}
+	f, err := a.Families.Get(ctx, presented.Family)
+	if errors.Is(err, store.ErrNotFound) || err == nil && f.KeyID != p.KeyID {
+		return errBadRefresh
+	}
+	if err != nil {
+		return err
+	}
+	if !scope.MustParseList(strings.Fields(f.Scope)).Covers(want) {
+		return errInvalidScope.with("The requested scope exceeds the scope originally granted.")
+	}
+	return nil
+}
+
+// rotateError answers a failed rotation of the presented token: a reused token
+// revokes its family, an unusable one is errBadRefresh.
+func (a *API) rotateError(ctx context.Context, r *request, p auth.Principal, presented token.Refresh, now time.Time, err error) error {
+	switch {
+	case errors.Is(err, token.ErrReused):
+		return a.reused(ctx, r, p, presented, now)
+	case errors.Is(err, token.ErrInvalidGrant), errors.Is(err, store.ErrNotFound):
+		return errBadRefresh
+	}
+	return err
+}
+
+// refreshedScopes are the scopes a refreshed token carries: the family's grant, or
+// the narrower want, within what the key holds now.
+func refreshedScopes(p auth.Principal, f *token.Family, want scope.Set) (scope.Set, error) {
+	granted := want
+	if granted == nil {
+		granted = scope.MustParseList(strings.Fields(f.Scope))
+	}
 	scopes := p.Scopes.Intersect(granted)
 	if len(scopes) == 0 {
-		return httpapi.Response{}, errInvalidScope.with("The key no longer holds any of the granted scopes.")
+		return nil, errInvalidScope.with("The key no longer holds any of the granted scopes.")
 	}
+	return scopes, nil
+}
+
+// signRefreshed signs the refreshed access token of family f while its
+// token.refreshed event is written. The token keeps the family's binding: the secret version of the original
+// grant, whichever live secret the client authenticated with now, so it dies with
+// that version as the family does.
+func (a *API) signRefreshed(ctx context.Context, r *request, p auth.Principal, family string, f *token.Family, scopes scope.Set, now time.Time) (token.Access, error) {
 	jti := token.NewJTI()
 	ev := &store.Event{Time: now, Type: store.EventTokenRefreshed, KeyID: p.KeyID, Owner: p.Owner, Actor: p.KeyID, IP: r.ip(),
-		Detail: map[string]any{"grant_type": GrantRefreshToken, "jti": jti, "family": presented.Family, "scope": scopes.Join()}}
-	// The refreshed token keeps the family's binding: the secret version of the
-	// original grant, whichever live secret the client authenticated with now, so it
-	// dies with that version as the family does.
+		Detail: map[string]any{"grant_type": GrantRefreshToken, "jti": jti, "family": family, "scope": scopes.Join()}}
 	g := token.Grant{KeyID: p.KeyID, JTI: jti, Scopes: scopes, SecretN: f.SecretN}
-	acc, err := a.signAlongside(ctx, g, now, func() error {
+	return a.signAlongside(ctx, g, now, func() error {
 		if err := a.Families.PutEvent(ctx, ev); err != nil {
 			// The old token is spent: the new one must still reach the client.
 			a.Log.ErrorContext(ctx, "token.refreshed event not recorded", "key_id", p.KeyID, "err", err)
 		}
 		return nil
 	})
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	return a.tokenAnswer(acc, next, exp, scopes, now), nil
 }
 
 // reused revokes the family of a refresh token presented a second time (OAuth 2.0
