@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"maps"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 
