@@ -6,10 +6,15 @@
 // key the credential named, see NoteKeyID), code (the error code, "" on success)
 // and request_id, the same id the caller got.
 //
-// Management errors are RFC 9457 problem details with a stable snake_case code; a
-// handler returns an *Error for anything the caller did wrong and a plain error for
-// anything that failed inside. Invariant: a 5xx body is always the same generic
-// text; the internal error goes to the log only, never to the caller.
+// A Handler returns a Response (a status and a value, rendered as JSON, or raw bytes)
+// or an error, and Router.Serve renders either, once: the Response with its headers
+// (application/json and Cache-Control: no-store unless it says otherwise), an error
+// by the Router's ErrorRenderer. Management errors are RFC 9457 problem details
+// with a stable snake_case code (Problem, the default renderer); package oauth
+// renders RFC 6749 errors instead. A handler returns an *Error for anything the
+// caller did wrong and a plain error for anything that failed inside. Invariant: a
+// 5xx body is always the same generic text; the internal error goes to the log
+// only, never to the caller.
 //
 // Input invariants (DecodeJSON, Decode, DecodeField, CheckQuery, ParseParams):
 //   - A JSON route takes application/json or application/*+json (415 otherwise); no

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -47,45 +48,75 @@ type problem struct {
 	Field  string `json:"field,omitempty"`
 }
 
-// Problem turns err into a problem+json response. An error that is not an *Error
-// is logged and answered with a generic 500.
-func Problem(ctx context.Context, log *slog.Logger, err error) events.APIGatewayV2HTTPResponse {
+// Problem is the management API's ErrorRenderer: err as an RFC 9457 problem+json
+// answer, with its code. An error that is not an *Error is logged and answered with
+// a generic 500.
+func Problem(ctx context.Context, log *slog.Logger, err error) (Response, string) {
 	var e *Error
 	if !errors.As(err, &e) {
 		log.ErrorContext(ctx, "internal error", "err", err)
 		e = &Error{Status: http.StatusInternalServerError, Code: "internal_error", Detail: "An internal error occurred; it has been logged."}
 	}
-	body, _ := json.Marshal(problem{
-		Type:   "https://keyward.dev/problems/" + strings.ReplaceAll(e.Code, "_", "-"),
-		Title:  http.StatusText(e.Status),
+	return Response{
 		Status: e.Status,
-		Detail: e.Detail,
-		Code:   e.Code,
-		Field:  e.Field,
-	})
-	resp := events.APIGatewayV2HTTPResponse{
-		StatusCode: e.Status,
-		Headers:    map[string]string{"Content-Type": "application/problem+json", "Cache-Control": "no-store"},
-		Body:       string(body),
-	}
-	for k, v := range e.Header {
-		resp.Headers[k] = v
-	}
-	return resp
+		Type:   "application/problem+json",
+		Header: e.Header,
+		Body: problem{
+			Type:   "https://keyward.dev/problems/" + strings.ReplaceAll(e.Code, "_", "-"),
+			Title:  http.StatusText(e.Status),
+			Status: e.Status,
+			Detail: e.Detail,
+			Code:   e.Code,
+			Field:  e.Field,
+		},
+	}, e.Code
+}
+
+// ErrorRenderer answers a handler's error: the response, and the code the request's
+// log line records. Problem is the management API's; package oauth has RFC 6749's.
+type ErrorRenderer func(ctx context.Context, log *slog.Logger, err error) (Response, string)
+
+// Response is a handler's answer, rendered once, by Router.Serve. A handler answers a
+// failure with an error, never with a Response.
+type Response struct {
+	Status int
+	// Body is sent as JSON; Raw, when set, is sent as it is instead. With neither
+	// (204) there is no body and no Content-Type.
+	Body any
+	Raw  []byte
+	// Type is the Content-Type, application/json when empty.
+	Type string
+	// Cache is the Cache-Control, no-store when empty.
+	Cache string
+	// Header holds further headers (Location, Pragma, WWW-Authenticate, Retry-After).
+	// It is only read, so a shared map may be given.
+	Header map[string]string
 }
 
 // JSON answers v as application/json with status.
-func JSON(status int, v any) events.APIGatewayV2HTTPResponse {
-	body, err := json.Marshal(v)
-	if err != nil {
-		// Only our own response types reach here; they always marshal.
-		panic(fmt.Sprintf("httpapi: marshal response: %v", err))
+func JSON(status int, v any) Response { return Response{Status: status, Body: v} }
+
+// render encodes r, with the Request-Id header when id is set.
+func (r Response) render(id string) (events.APIGatewayV2HTTPResponse, error) {
+	body := r.Raw
+	if body == nil && r.Body != nil {
+		var err error
+		if body, err = json.Marshal(r.Body); err != nil {
+			return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("httpapi: marshal response: %w", err)
+		}
 	}
-	return events.APIGatewayV2HTTPResponse{
-		StatusCode: status,
-		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
-		Body:       string(body),
+	h := make(map[string]string, 3+len(r.Header))
+	if body != nil {
+		h["Content-Type"] = cmp.Or(r.Type, "application/json")
 	}
+	h["Cache-Control"] = cmp.Or(r.Cache, "no-store")
+	for k, v := range r.Header {
+		h[k] = v
+	}
+	if id != "" {
+		h["Request-Id"] = id
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: h, Body: string(body)}, nil
 }
 
 // Body returns the request body, decoded from base64 if API Gateway encoded it,
@@ -112,13 +143,16 @@ func tooLarge() *Error {
 	return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The body is over %d KiB.", MaxBody>>10)
 }
 
-// Handler answers one routed request.
-type Handler func(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+// Handler answers one routed request: a Response, or an error that the Router's
+// ErrorRenderer answers.
+type Handler func(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (Response, error)
 
 // Router dispatches on API Gateway's routeKey ("POST /v1/keys/{id}/rotate"), so the
 // routes are exactly the ones template.yaml declares.
 type Router struct {
-	Log    *slog.Logger
+	Log *slog.Logger
+	// Errors renders the handlers' errors; nil is Problem.
+	Errors ErrorRenderer
 	routes map[string]Handler
 }
 
@@ -137,53 +171,44 @@ func (r *Router) Handle(routeKey string, h Handler) {
 func (r *Router) Serve(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	note := &requestNote{}
 	ctx = context.WithValue(ctx, noteKey{}, note)
-	var resp events.APIGatewayV2HTTPResponse
-	code := ""
-	if h, ok := r.routes[req.RouteKey]; !ok {
-		resp, code = Problem(ctx, r.Log, Errorf(http.StatusNotFound, "no_route", "No route %s.", req.RouteKey)), "no_route"
-	} else {
-		var err error
-		resp, err = h(ctx, &req)
-		if err != nil {
-			resp, code = Problem(ctx, r.Log, err), errorCode(err)
-		} else if resp.StatusCode >= 400 {
-			code = bodyCode(resp.Body)
-		}
-	}
 	id := req.RequestContext.RequestID
-	if id != "" {
-		if resp.Headers == nil {
-			resp.Headers = map[string]string{}
-		}
-		resp.Headers["Request-Id"] = id
+	render := r.Errors
+	if render == nil {
+		render = Problem
 	}
-	r.Log.InfoContext(ctx, "request", "route", req.RouteKey, "status", resp.StatusCode,
+	var (
+		resp Response
+		err  error
+	)
+	if h, ok := r.routes[req.RouteKey]; ok {
+		resp, err = h(ctx, &req)
+	} else {
+		// Not a handler's error: a problem, whatever the API.
+		render, err = Problem, Errorf(http.StatusNotFound, "no_route", "No route %s.", req.RouteKey)
+	}
+	var out events.APIGatewayV2HTTPResponse
+	if err == nil {
+		out, err = resp.render(id)
+	}
+	code := ""
+	if err != nil {
+		out, code = r.fail(ctx, render, err, id)
+	}
+	r.Log.InfoContext(ctx, "request", "route", req.RouteKey, "status", out.StatusCode,
 		"key_id", note.keyID(), "code", code, "request_id", id)
-	return resp, nil
+	return out, nil
 }
 
-// errorCode is the code Problem answers for err.
-func errorCode(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
+// fail answers err as render says, and returns the code to log.
+func (r *Router) fail(ctx context.Context, render ErrorRenderer, err error, id string) (events.APIGatewayV2HTTPResponse, string) {
+	resp, code := render(ctx, r.Log, err)
+	out, err := resp.render(id)
+	if err != nil {
+		// Error answers are the renderers' own types, which always marshal.
+		r.Log.ErrorContext(ctx, "render error answer", "err", err)
+		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusInternalServerError, Headers: map[string]string{"Cache-Control": "no-store"}}, code
 	}
-	return "internal_error"
-}
-
-// bodyCode is the code of a problem (or OAuth error) body a handler answered itself.
-func bodyCode(body string) string {
-	var b struct {
-		Code  string `json:"code"`
-		Error string `json:"error"`
-	}
-	if json.Unmarshal([]byte(body), &b) != nil {
-		return ""
-	}
-	if b.Code != "" {
-		return b.Code
-	}
-	return b.Error
+	return out, code
 }
 
 type noteKey struct{}

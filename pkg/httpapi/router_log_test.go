@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -14,20 +15,20 @@ import (
 
 // TestRouterRequestIDAndLogLine checks that every answer carries Request-Id (API
 // Gateway's request id) and that the request's one JSON log line has the same id, the
-// key id a handler noted and the error code, for an error, a problem answered
-// directly, a success and an unknown route.
+// key id a handler noted and the error code, for an error, an internal error, a
+// success and an unknown route.
 func TestRouterRequestIDAndLogLine(t *testing.T) {
 	var buf bytes.Buffer
 	r := &Router{Log: slog.New(slog.NewJSONHandler(&buf, nil))}
-	r.Handle("GET /fail", func(ctx context.Context, _ *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	r.Handle("GET /fail", func(ctx context.Context, _ *events.APIGatewayV2HTTPRequest) (Response, error) {
 		NoteKeyID(ctx, "key1")
 		NoteKeyID(ctx, "key2") // the first noted stays
-		return events.APIGatewayV2HTTPResponse{}, Errorf(http.StatusUnauthorized, "invalid_credential", "no")
+		return Response{}, Errorf(http.StatusUnauthorized, "invalid_credential", "no")
 	})
-	r.Handle("GET /direct", func(ctx context.Context, _ *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		return JSON(http.StatusBadRequest, map[string]string{"error": "invalid_grant"}), nil
+	r.Handle("GET /internal", func(ctx context.Context, _ *events.APIGatewayV2HTTPRequest) (Response, error) {
+		return Response{}, errors.New("dial tcp: refused")
 	})
-	r.Handle("GET /ok", func(ctx context.Context, _ *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	r.Handle("GET /ok", func(ctx context.Context, _ *events.APIGatewayV2HTTPRequest) (Response, error) {
 		NoteKeyID(ctx, "key3")
 		return JSON(http.StatusOK, map[string]string{}), nil
 	})
@@ -35,7 +36,7 @@ func TestRouterRequestIDAndLogLine(t *testing.T) {
 
 	for _, tt := range []struct{ route, id, keyID, code string }{
 		{"GET /fail", "req-1", "key1", "invalid_credential"},
-		{"GET /direct", "req-2", "", "invalid_grant"},
+		{"GET /internal", "req-2", "", "internal_error"},
 		{"GET /ok", "req-3", "key3", ""},
 		{"GET /nope", "req-4", "", "no_route"},
 	} {

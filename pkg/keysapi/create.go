@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/authz"
@@ -25,39 +24,39 @@ type createRequest struct {
 	AllowedCIDRs  []string       `json:"allowed_cidrs"`
 }
 
-func (a *API) create(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) create(ctx context.Context, c *call) (httpapi.Response, error) {
 	if err := checkQuery(c.req); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	var in createRequest
 	if err := httpapi.DecodeJSON(c.req, &in, false); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	k, err := a.newKey(in, c)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	if err := c.decide(authz.Create, "", nil, k); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	key := apikey.New(a.cfg.Prefix)
 	if k.Secret, err = auth.HashSecret(ctx, a.peppers, 1, key.Secret); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	k.ID, k.Start = key.ID, key.Start()
-	ev := c.event(store.EventKeyCreated, k.ID, k.Owner, map[string]any{"version": 1, "name": k.Name, "scopes": k.Scopes, "expires_at": k.ExpiresAt})
+	ev := c.event(store.EventKeyCreated, k.ID, k.Owner, k.Create(c.now))
 	if err := a.store.CreateKey(ctx, k, ev); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	v := viewOf(k, c.now)
 	v.Secret = key.String()
 	resp := httpapi.JSON(http.StatusCreated, v)
-	resp.Headers["Location"] = "/v1/keys/" + k.ID
+	resp.Header = map[string]string{"Location": "/v1/keys/" + k.ID}
 	return resp, nil
 }
 
-// newKey validates a create request, field by field in a fixed order, into the key
-// it asks for (no id or secret yet).
+// newKey validates a create request, field by field in a fixed order, into the
+// fields of the key it asks for (no id or secret yet: store.Key.Create makes it a key).
 func (a *API) newKey(in createRequest, c *call) (*store.Key, error) {
 	if err := checkName(in.Name); err != nil {
 		return nil, err
@@ -79,9 +78,6 @@ func (a *API) newKey(in createRequest, c *call) (*store.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.Metadata == nil {
-		in.Metadata = map[string]any{}
-	}
 	if err := checkMetadata(in.Metadata); err != nil {
 		return nil, err
 	}
@@ -90,10 +86,8 @@ func (a *API) newKey(in createRequest, c *call) (*store.Key, error) {
 		return nil, err
 	}
 	return &store.Key{
-		Name: in.Name, Description: in.Description, Owner: in.Owner,
-		Scopes: set.Strings(), Status: store.StatusActive,
-		CreatedAt: c.now, UpdatedAt: c.now, CreatedBy: c.caller.KeyID, ExpiresAt: expires,
-		Metadata: in.Metadata, AllowedCIDRs: cidrs, Version: 1,
+		Name: in.Name, Description: in.Description, Owner: in.Owner, Scopes: set.Strings(),
+		CreatedBy: c.caller.KeyID, ExpiresAt: expires, Metadata: in.Metadata, AllowedCIDRs: cidrs,
 	}, nil
 }
 

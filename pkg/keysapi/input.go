@@ -170,23 +170,3 @@ func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw),
 func decodeField(name string, raw json.RawMessage, v any) error {
 	return httpapi.DecodeField(name, raw, v)
 }
-
-// mergePatch applies an RFC 7396 merge patch to a JSON object.
-func mergePatch(target map[string]any, patch map[string]any) map[string]any {
-	out := make(map[string]any, len(target))
-	for k, v := range target {
-		out[k] = v
-	}
-	for k, v := range patch {
-		switch pv := v.(type) {
-		case nil:
-			delete(out, k)
-		case map[string]any:
-			tv, _ := out[k].(map[string]any)
-			out[k] = mergePatch(tv, pv)
-		default:
-			out[k] = v
-		}
-	}
-	return out
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -23,12 +22,12 @@ type Store interface {
 	auth.KeyReader
 	// CreateKey writes a new key and its event; the id must be unused.
 	CreateKey(ctx context.Context, k *store.Key, e *store.Event) error
-	// UpdateKey writes k (Version = stored version + 1) and e, or fails with
-	// ErrConflict if the key changed or was revoked since it was read.
-	UpdateKey(ctx context.Context, k *store.Key, e *store.Event) error
-	// DeleteKey removes a key as it was at version and records e; ErrNotFound if it
-	// does not exist, ErrConflict if it changed since.
-	DeleteKey(ctx context.Context, id string, version int64, e *store.Event) error
+	// Apply changes key id as decide says, optimistically (read, decide, write on
+	// condition of the version read, again on a lost race): ErrNotFound if there is
+	// no key, ErrTooManyConflicts if it kept losing, decide's own error as is.
+	Apply(ctx context.Context, id string, decide func(*store.Key) (*store.Event, error)) (*store.Key, error)
+	// ApplyDelete deletes key id, as read, if decide allows it, the same way.
+	ApplyDelete(ctx context.Context, id string, decide func(*store.Key) (*store.Event, error)) error
 	// ListKeys lists keys matching f, paginated by an opaque cursor.
 	ListKeys(ctx context.Context, f store.KeyFilter, limit int, after string, now time.Time) (store.Page[*store.Key], error)
 	// ListEvents lists one key's events, newest first.
@@ -97,22 +96,22 @@ func (c *call) event(typ, keyID, owner string, detail map[string]any) *store.Eve
 	return &store.Event{Time: c.now, Type: typ, KeyID: keyID, Owner: owner, Actor: c.caller.KeyID, IP: c.ip(), Detail: detail}
 }
 
-type handler func(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error)
+type handler func(ctx context.Context, c *call) (httpapi.Response, error)
 
 // with authenticates the request, checks that the caller may call the route of
 // action at all, and records the key's use once the request has succeeded.
 func (a *API) with(action authz.Action, h handler) httpapi.Handler {
-	return func(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return func(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (httpapi.Response, error) {
 		p, err := Authenticate(ctx, a.verifier, req.Headers, req.RequestContext.HTTP.SourceIP)
 		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
+			return httpapi.Response{}, err
 		}
 		c := &call{req: req, caller: p, who: authz.CallerOf(p), now: a.now().UTC().Truncate(time.Second)}
 		if !authz.Holds(c.who, action) {
-			return events.APIGatewayV2HTTPResponse{}, deny(authz.InsufficientScope, "", action)
+			return httpapi.Response{}, deny(authz.InsufficientScope, "", action)
 		}
 		resp, err := h(ctx, c)
-		if err == nil && resp.StatusCode < 400 {
+		if err == nil {
 			a.verifier.RecordUse(ctx, p, c.ip())
 		}
 		return resp, err
@@ -162,69 +161,18 @@ func notFound(id string) error {
 	return httpapi.Errorf(http.StatusNotFound, "key_not_found", "No key %s.", id)
 }
 
-// maxAttempts bounds the read-decide-write loop. Each lost race means another
-// change landed, so the loop always makes global progress; the bound only stops
-// a pathological storm from holding a Lambda to its timeout.
-const maxAttempts = 40
-
-// change is one decision about a key: it edits k in place and returns the event to
-// record, or nil when there is nothing to change (an idempotent repeat).
-type change func(k *store.Key) (*store.Event, error)
-
-// apply runs the optimistic loop: read, decide, write with `version = read`, repeat
-// on a lost race. It returns the key as written (or as read, when nothing changed).
-func (a *API) apply(ctx context.Context, c *call, id string, decide change) (*store.Key, error) {
-	var k *store.Key
-	err := retry(ctx, func() (bool, error) {
-		var err error
-		if k, err = a.store.GetKey(ctx, id); errors.Is(err, store.ErrNotFound) {
-			return false, notFound(id)
-		} else if err != nil {
-			return false, err
-		}
-		ev, err := decide(k)
-		if err != nil || ev == nil {
-			return false, err
-		}
-		k.Version++
-		k.UpdatedAt = c.now
-		ev.Detail["version"] = k.Version
-		return lostRace(a.store.UpdateKey(ctx, k, ev))
-	})
-	return k, err
-}
-
-// lostRace sorts a conditional write's error: a lost race is retried, anything else
-// (nil included) ends the loop.
-func lostRace(err error) (bool, error) {
-	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-		return true, nil
+// keyError maps the store's refusals of a change to key id to their answers; any
+// other error is returned as it is.
+func keyError(id string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound(id)
+	case errors.Is(err, store.ErrRevoked):
+		return httpapi.Errorf(http.StatusConflict, "key_revoked", "Key %s is revoked; a revoked key cannot change.", id)
+	case errors.Is(err, store.ErrExpired):
+		return httpapi.Errorf(http.StatusConflict, "key_expired", "Key %s has expired; extend expires_at before rotating.", id)
+	case errors.Is(err, store.ErrTooManyConflicts):
+		return httpapi.Errorf(http.StatusConflict, "concurrent_change", "The key is changing too often to apply this; retry.")
 	}
-	return false, err
-}
-
-// retry runs attempt until it reports no lost race, at most maxAttempts times.
-func retry(ctx context.Context, attempt func() (lost bool, err error)) error {
-	for n := 0; ; n++ {
-		lost, err := attempt()
-		if !lost {
-			return err
-		}
-		if n+1 >= maxAttempts {
-			return httpapi.Errorf(http.StatusConflict, "concurrent_change", "The key is changing too often to apply this; retry.")
-		}
-		// Jittered backoff: the writers that lost this round spread out for the next.
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(1+rand.IntN(5*(n+1))) * time.Millisecond):
-		}
-	}
-}
-
-func refuseRevoked(k *store.Key) error {
-	if k.Status == store.StatusRevoked {
-		return httpapi.Errorf(http.StatusConflict, "key_revoked", "Key %s is revoked; a revoked key cannot change.", k.ID)
-	}
-	return nil
+	return err
 }

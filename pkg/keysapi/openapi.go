@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/keyward/keyward/pkg/httpapi"
 
 	"github.com/keyward/keyward/pkg/openapi"
 )
@@ -14,17 +15,10 @@ import (
 var openAPIDocument = sync.OnceValues(openapi.JSON)
 
 // openAPI answers GET /v1/openapi.json: the API's description, to anyone.
-func (a *API) openAPI(_ context.Context, _ *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) openAPI(_ context.Context, _ *events.APIGatewayV2HTTPRequest) (httpapi.Response, error) {
 	doc, err := openAPIDocument()
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
-	return events.APIGatewayV2HTTPResponse{
-		StatusCode: http.StatusOK,
-		Headers: map[string]string{
-			"Content-Type":  "application/json",
-			"Cache-Control": "public, max-age=300",
-		},
-		Body: string(doc),
-	}, nil
+	return httpapi.Response{Status: http.StatusOK, Raw: doc, Cache: "public, max-age=300"}, nil
 }

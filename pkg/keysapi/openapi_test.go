@@ -3,18 +3,20 @@ package keysapi
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 )
 
 func TestOpenAPIRoute(t *testing.T) {
-	resp, err := (&API{}).openAPI(context.Background(), &events.APIGatewayV2HTTPRequest{RouteKey: "GET /v1/openapi.json"})
+	api := &API{log: slog.New(slog.DiscardHandler)}
+	resp, err := api.Router().Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "GET /v1/openapi.json"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != 200 || resp.Headers["Content-Type"] != "application/json" {
-		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Headers["Content-Type"])
+	if resp.StatusCode != 200 || resp.Headers["Content-Type"] != "application/json" || resp.Headers["Cache-Control"] != "public, max-age=300" {
+		t.Fatalf("status %d, headers %v", resp.StatusCode, resp.Headers)
 	}
 	var doc struct {
 		OpenAPI string         `json:"openapi"`

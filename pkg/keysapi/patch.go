@@ -8,20 +8,15 @@ import (
 	"sort"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/keyward/keyward/pkg/authz"
 	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/store"
 )
 
-// edit applies one validated field of a merge patch to a key and reports whether it
-// changed anything.
-type edit func(k *store.Key) bool
-
-// patchField parses one field of a merge patch into its edit.
+// patchField parses one field of a merge patch into its part of the store.Patch.
 type patchField struct {
 	name  string
-	parse func(raw json.RawMessage, now time.Time) (edit, error)
+	parse func(raw json.RawMessage, now time.Time, p *store.Patch) error
 }
 
 // patchFields are the fields PATCH accepts, in the fixed order they are checked, so
@@ -36,37 +31,40 @@ var patchFields = []patchField{
 	{"allowed_cidrs", parseCIDRs},
 }
 
-func (a *API) patch(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) patch(ctx context.Context, c *call) (httpapi.Response, error) {
 	if err := checkQuery(c.req); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	id, err := a.pathID(c)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	var fields map[string]json.RawMessage
 	if err := httpapi.DecodeJSON(c.req, &fields, false); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	if fields == nil {
-		return events.APIGatewayV2HTTPResponse{}, badRequest("malformed_json", "A merge-patch body must be a JSON object.")
+		return httpapi.Response{}, badRequest("malformed_json", "A merge-patch body must be a JSON object.")
 	}
-	edits, err := parsePatch(fields, c.now)
+	p, err := parsePatch(fields, c.now)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
-	k, err := a.apply(ctx, c, id, func(k *store.Key) (*store.Event, error) {
+	k, err := a.store.Apply(ctx, id, func(k *store.Key) (*store.Event, error) {
 		// The key as it is decides first (404 before 409 before 403), then as it would be.
 		before := *k
 		if err := c.decide(authz.Patch, id, &before, &before); err != nil {
 			return nil, err
 		}
-		if err := refuseRevoked(k); err != nil {
-			return nil, err
-		}
-		changed, err := applyPatch(k, edits)
+		changed, err := k.ApplyPatch(p)
 		if err != nil {
 			return nil, err
+		}
+		// The merged metadata is only known here, against the key as read.
+		if slices.Contains(changed, "metadata") {
+			if err := checkMetadata(k.Metadata); err != nil {
+				return nil, err
+			}
 		}
 		if err := c.decide(authz.Patch, id, &before, k); err != nil || len(changed) == 0 {
 			return nil, err
@@ -74,7 +72,7 @@ func (a *API) patch(ctx context.Context, c *call) (events.APIGatewayV2HTTPRespon
 		return c.event(store.EventKeyUpdated, k.ID, k.Owner, map[string]any{"fields": changed}), nil
 	})
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, keyError(id, err)
 	}
 	return httpapi.JSON(http.StatusOK, viewOf(k, c.now)), nil
 }
@@ -82,7 +80,7 @@ func (a *API) patch(ctx context.Context, c *call) (events.APIGatewayV2HTTPRespon
 // parsePatch validates a merge patch completely, before anything is read or written:
 // an unknown field first (the first in sorted order), then each field in the order of
 // patchFields.
-func parsePatch(fields map[string]json.RawMessage, now time.Time) ([]namedEdit, error) {
+func parsePatch(fields map[string]json.RawMessage, now time.Time) (store.Patch, error) {
 	names := make([]string, 0, len(fields))
 	for name := range fields {
 		names = append(names, name)
@@ -90,45 +88,20 @@ func parsePatch(fields map[string]json.RawMessage, now time.Time) ([]namedEdit, 
 	sort.Strings(names)
 	for _, name := range names {
 		if !slices.ContainsFunc(patchFields, func(f patchField) bool { return f.name == name }) {
-			return nil, badRequest("unknown_field", "Field %q cannot be patched.", name)
+			return store.Patch{}, badRequest("unknown_field", "Field %q cannot be patched.", name)
 		}
 	}
-	var edits []namedEdit
+	var p store.Patch
 	for _, f := range patchFields {
 		raw, ok := fields[f.name]
 		if !ok {
 			continue
 		}
-		e, err := f.parse(raw, now)
-		if err != nil {
-			return nil, err
-		}
-		edits = append(edits, namedEdit{f.name, e})
-	}
-	return edits, nil
-}
-
-type namedEdit struct {
-	name string
-	edit edit
-}
-
-// applyPatch applies the edits to k and returns the fields that changed, sorted.
-func applyPatch(k *store.Key, edits []namedEdit) ([]string, error) {
-	var changed []string
-	for _, e := range edits {
-		if e.edit(k) {
-			changed = append(changed, e.name)
+		if err := f.parse(raw, now, &p); err != nil {
+			return store.Patch{}, err
 		}
 	}
-	// The merged metadata is only known here, against the key as read.
-	if slices.Contains(changed, "metadata") {
-		if err := checkMetadata(k.Metadata); err != nil {
-			return nil, err
-		}
-	}
-	slices.Sort(changed)
-	return changed, nil
+	return p, nil
 }
 
 func notNull(name string, raw json.RawMessage) error {
@@ -138,123 +111,113 @@ func notNull(name string, raw json.RawMessage) error {
 	return nil
 }
 
-func parseName(raw json.RawMessage, _ time.Time) (edit, error) {
+// parseText decodes a string field; null is an error unless nullable (then "").
+func parseText(name string, raw json.RawMessage, nullable bool) (string, error) {
 	var s string
-	if err := notNull("name", raw); err != nil {
-		return nil, err
+	if isNull(raw) {
+		if !nullable {
+			return "", notNull(name, raw)
+		}
+		return "", nil
 	}
-	if err := decodeField("name", raw, &s); err != nil {
-		return nil, err
+	err := decodeField(name, raw, &s)
+	return s, err
+}
+
+func parseName(raw json.RawMessage, _ time.Time, p *store.Patch) error {
+	s, err := parseText("name", raw, false)
+	if err != nil {
+		return err
 	}
 	if err := checkName(s); err != nil {
-		return nil, err
+		return err
 	}
-	return func(k *store.Key) bool { old := k.Name; k.Name = s; return old != s }, nil
+	p.Name = &s
+	return nil
 }
 
-func parseDescription(raw json.RawMessage, _ time.Time) (edit, error) {
-	var s string // null clears it
-	if !isNull(raw) {
-		if err := decodeField("description", raw, &s); err != nil {
-			return nil, err
-		}
+func parseDescription(raw json.RawMessage, _ time.Time, p *store.Patch) error {
+	s, err := parseText("description", raw, true) // null clears it
+	if err != nil {
+		return err
 	}
 	if err := checkText("description", s, maxDescription); err != nil {
-		return nil, err
+		return err
 	}
-	return func(k *store.Key) bool { old := k.Description; k.Description = s; return old != s }, nil
+	p.Description = &s
+	return nil
 }
 
-func parseOwner(raw json.RawMessage, _ time.Time) (edit, error) {
-	var s string
-	if err := notNull("owner", raw); err != nil {
-		return nil, err
-	}
-	if err := decodeField("owner", raw, &s); err != nil {
-		return nil, err
+func parseOwner(raw json.RawMessage, _ time.Time, p *store.Patch) error {
+	s, err := parseText("owner", raw, false)
+	if err != nil {
+		return err
 	}
 	if err := checkOwner(s); err != nil {
-		return nil, err
+		return err
 	}
-	return func(k *store.Key) bool { old := k.Owner; k.Owner = s; return old != s }, nil
+	p.Owner = &s
+	return nil
 }
 
-func parseScopes(raw json.RawMessage, _ time.Time) (edit, error) {
+func parseScopes(raw json.RawMessage, _ time.Time, p *store.Patch) error {
 	var list []string
 	if err := notNull("scopes", raw); err != nil {
-		return nil, err
+		return err
 	}
 	if err := decodeField("scopes", raw, &list); err != nil {
-		return nil, err
+		return err
 	}
 	set, err := checkScopes(list)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return func(k *store.Key) bool {
-		old := k.Scopes
-		k.Scopes = set.Strings()
-		return !slices.Equal(old, k.Scopes)
-	}, nil
+	scopes := set.Strings()
+	p.Scopes = &scopes
+	return nil
 }
 
-func parseExpiresAt(raw json.RawMessage, now time.Time) (edit, error) {
+func parseExpiresAt(raw json.RawMessage, now time.Time, p *store.Patch) error {
 	var t time.Time
 	if err := notNull("expires_at", raw); err != nil {
-		return nil, err
+		return err
 	}
 	if err := decodeField("expires_at", raw, &t); err != nil {
-		return nil, err
+		return err
 	}
 	t, err := checkExpiry(t, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return func(k *store.Key) bool {
-		old := k.ExpiresAt
-		k.ExpiresAt = t
-		if k.Status == store.StatusExpired {
-			// Extending an expired key brings it back: expiry is a date, not a verdict.
-			k.Status = store.StatusActive
-		}
-		return !old.Equal(t)
-	}, nil
+	p.ExpiresAt = &t
+	return nil
 }
 
-func parseMetadata(raw json.RawMessage, _ time.Time) (edit, error) {
+func parseMetadata(raw json.RawMessage, _ time.Time, p *store.Patch) error {
 	var m map[string]any // null clears it
-	null := isNull(raw)
-	if !null {
+	if !isNull(raw) {
 		if err := decodeField("metadata", raw, &m); err != nil {
-			return nil, err
+			return err
+		}
+		if m == nil {
+			m = map[string]any{} // {} merges nothing; only null clears
 		}
 	}
-	return func(k *store.Key) bool {
-		next := map[string]any{}
-		if !null {
-			next = mergePatch(k.Metadata, m)
-		}
-		old, _ := json.Marshal(k.Metadata)
-		k.Metadata = next
-		now, _ := json.Marshal(next)
-		return string(old) != string(now)
-	}, nil
+	p.Metadata = &m
+	return nil
 }
 
-func parseCIDRs(raw json.RawMessage, _ time.Time) (edit, error) {
+func parseCIDRs(raw json.RawMessage, _ time.Time, p *store.Patch) error {
 	var list []string // null clears them
 	if !isNull(raw) {
 		if err := decodeField("allowed_cidrs", raw, &list); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	cidrs, err := checkCIDRs(list)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return func(k *store.Key) bool {
-		old := k.AllowedCIDRs
-		k.AllowedCIDRs = cidrs
-		return !slices.Equal(old, cidrs)
-	}, nil
+	p.AllowedCIDRs = &cidrs
+	return nil
 }

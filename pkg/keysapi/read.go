@@ -6,29 +6,28 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/keyward/keyward/pkg/authz"
 	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/store"
 )
 
-func (a *API) get(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) get(ctx context.Context, c *call) (httpapi.Response, error) {
 	if err := checkQuery(c.req); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	id, err := a.pathID(c)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	k, err := a.store.GetKey(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return events.APIGatewayV2HTTPResponse{}, notFound(id)
+		return httpapi.Response{}, notFound(id)
 	}
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	if err := c.decide(authz.Read, id, k, nil); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	return httpapi.JSON(http.StatusOK, viewOf(k, c.now)), nil
 }
@@ -37,22 +36,22 @@ var statuses = []string{store.StatusActive, store.StatusRotating, store.StatusEx
 
 // list answers the keys the caller may read: a narrowed caller's listing is read
 // from the index by its owner ranges, so it pages like any other.
-func (a *API) list(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) list(ctx context.Context, c *call) (httpapi.Response, error) {
 	if err := checkQuery(c.req, "owner", "status", "limit", "cursor"); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	q := c.req.QueryStringParameters
 	limit, err := queryLimit(q)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	f := store.KeyFilter{Owner: q["owner"], Status: q["status"], Within: c.readRange(authz.PermRead)}
 	if f.Status != "" && !slices.Contains(statuses, f.Status) {
-		return events.APIGatewayV2HTTPResponse{}, badRequest("invalid_status", "status must be one of active, rotating, expired, revoked.")
+		return httpapi.Response{}, badRequest("invalid_status", "status must be one of active, rotating, expired, revoked.")
 	}
 	page, err := a.store.ListKeys(ctx, f, limit, q["cursor"], c.now)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, cursorError(err)
+		return httpapi.Response{}, cursorError(err)
 	}
 	out := pageView[keyView]{Items: make([]keyView, 0, len(page.Items))}
 	for _, k := range page.Items {
@@ -73,39 +72,39 @@ func cursorError(err error) error {
 
 // keyEvents answers one key's trail, to a caller whose audit:read covers the key's
 // owner: the owner now, or for a deleted key the owner its last event recorded.
-func (a *API) keyEvents(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) keyEvents(ctx context.Context, c *call) (httpapi.Response, error) {
 	if err := checkQuery(c.req, "limit", "cursor"); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	id, err := a.pathID(c)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	limit, err := queryLimit(c.req.QueryStringParameters)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	owner, err := a.trailOwner(ctx, id)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	switch {
 	case owner != "":
 		if err := c.decide(authz.ReadEvents, id, &store.Key{Owner: owner}, nil); err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
+			return httpapi.Response{}, err
 		}
 	case c.readRange(authz.PermAudit) != nil:
 		// A trail of no known owner is shown only to callers who may read every owner.
-		return events.APIGatewayV2HTTPResponse{}, notFound(id)
+		return httpapi.Response{}, notFound(id)
 	}
 	// A key that changed owners shows a narrowed reader only its own owners' events.
 	page, err := a.store.ListKeyEvents(ctx, id, c.readRange(authz.PermAudit), limit, c.req.QueryStringParameters["cursor"])
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, cursorError(err)
+		return httpapi.Response{}, cursorError(err)
 	}
 	if len(page.Items) == 0 && c.req.QueryStringParameters["cursor"] == "" {
 		// A key that never had an event never existed (a deleted key keeps its trail).
-		return events.APIGatewayV2HTTPResponse{}, notFound(id)
+		return httpapi.Response{}, notFound(id)
 	}
 	return httpapi.JSON(http.StatusOK, eventsPage(page)), nil
 }
@@ -144,21 +143,21 @@ func (a *API) trailOwner(ctx context.Context, id string) (string, error) {
 	return "", nil
 }
 
-func (a *API) audit(ctx context.Context, c *call) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) audit(ctx context.Context, c *call) (httpapi.Response, error) {
 	if err := checkQuery(c.req, "limit", "cursor", "type"); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	q := c.req.QueryStringParameters
 	limit, err := queryLimit(q)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	if t := q["type"]; t != "" && !eventTypePattern.MatchString(t) {
-		return events.APIGatewayV2HTTPResponse{}, badRequest("invalid_type", "type must be an event type such as key.created.")
+		return httpapi.Response{}, badRequest("invalid_type", "type must be an event type such as key.created.")
 	}
 	page, err := a.store.ListAudit(ctx, q["type"], c.readRange(authz.PermAudit), limit, q["cursor"], c.now)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, cursorError(err)
+		return httpapi.Response{}, cursorError(err)
 	}
 	return httpapi.JSON(http.StatusOK, eventsPage(page)), nil
 }

@@ -21,7 +21,7 @@ type whoamiView struct {
 // it reads the authorizer's context and does no I/O; called without one (a direct
 // invoke, or a gateway without the authorizer) it verifies the credential itself, so
 // it never answers for an unverified caller.
-func (a *API) whoami(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) whoami(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (httpapi.Response, error) {
 	if az := req.RequestContext.Authorizer; az != nil && az.Lambda != nil {
 		str := func(k string) string { s, _ := az.Lambda[k].(string); return s }
 		if id := str("key_id"); id != "" {
@@ -32,7 +32,7 @@ func (a *API) whoami(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (
 	}
 	p, err := Authenticate(ctx, a.verifier, req.Headers, req.RequestContext.HTTP.SourceIP)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	return httpapi.JSON(http.StatusOK, whoamiView{KeyID: p.KeyID, Owner: p.Owner, Scopes: nonNil(p.Scopes.Strings()), Auth: p.Kind}), nil
 }

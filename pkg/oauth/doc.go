@@ -18,10 +18,28 @@
 //   - A request body is application/x-www-form-urlencoded, UTF-8, decoded strictly
 //     (httpapi.ParseParams), each parameter at most once (RFC 6749 §3.2); anything
 //     else is invalid_request, whose description stays within RFC 6749's characters.
-//   - Errors are RFC 6749 §5.2 bodies from one place (oauthError), never a Go error
-//     string; every answer carries Cache-Control: no-store and Pragma: no-cache.
-//   - Issuance writes the refresh-token family and its token.issued event as two
-//     conditional puts side by side, and signs the access token meanwhile: one read
-//     and one write of wall time. A refresh reads the key and the family side by
-//     side, then rotates the family and records token.refreshed in one transaction.
+//   - Handlers return a value or an error; errors are answered in one place
+//     (renderError, the Router's ErrorRenderer) as RFC 6749 §5.2 bodies, never a Go
+//     error string. Every token-bearing answer, and every error, carries
+//     Cache-Control: no-store and Pragma: no-cache; discovery and a non-empty JWKS are public
+//     and cacheable for 5 minutes.
+//
+// The writes each route makes (package token and package store write them):
+//   - client_credentials: the client's key is read (one consistent GetItem, by
+//     auth.Verifier); the new refresh-token family (RT#<family>) and its token.issued
+//     event are put in one BatchWriteItem (two new items under random ids: no
+//     condition), while the access token is signed.
+//   - refresh_token: the key is read as above; the family is read first only when a
+//     narrowing scope must be checked before the token is spent. One conditional
+//     UpdateItem consumes the presented token and returns the family as rotated;
+//     then the token.refreshed event is put (PutItem) while the access token is
+//     signed (a failed event put is logged: the old token is already spent). A token
+//     presented again revokes its family and records token.revoked in one transaction.
+//   - revoke: a refresh token's family is revoked with its token.revoked event in one
+//     transaction, if it is the client's; an access token's jti is recorded on its
+//     key item (bounded, package token) with the event in one transaction.
+//   - introspect writes nothing; it reads the key and, for a refresh token, the family.
+//   - After a successful request the caller's last use is recorded (package usage: a
+//     conditional UpdateItem of last_used_* and a key.used event, at most once per
+//     key per interval); a failed client authentication is counted by package lockout.
 package oauth

@@ -7,10 +7,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/authz"
+	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/jwks"
 	"github.com/keyward/keyward/pkg/scope"
 	"github.com/keyward/keyward/pkg/store"
@@ -23,37 +22,37 @@ const IntrospectScope = "tokens:introspect"
 // revoke serves RFC 7009: 200 whatever the token, but only the calling client's
 // tokens are revoked. A refresh token revokes its family; an access token's jti is
 // refused until the token would have expired.
-func (a *API) revoke(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) revoke(ctx context.Context, r *request) (httpapi.Response, error) {
 	if err := parseForm(r); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	p, err := a.authenticateClient(ctx, r)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	tok, ok := r.form["token"]
 	if !ok {
-		return events.APIGatewayV2HTTPResponse{}, errInvalidRequest.with("token is required.")
+		return httpapi.Response{}, errInvalidRequest.with("token is required.")
 	}
 	ev := func(detail map[string]any) *store.Event {
 		return &store.Event{Time: r.now, Type: store.EventTokenRevoked, KeyID: p.KeyID, Owner: p.Owner, Actor: p.KeyID, IP: r.ip(), Detail: detail}
 	}
 	if rt, ok := token.ParseRefresh(tok); ok {
 		if _, err := a.Families.RevokeFamily(ctx, p.KeyID, rt, ev(map[string]any{"family": rt.Family, "reason": "revoked_by_client"})); err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
+			return httpapi.Response{}, err
 		}
 	} else if a.Tokens.LooksLikeToken(tok) {
 		c, ok, err := a.Tokens.ParseUnexpired(ctx, tok)
 		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
+			return httpapi.Response{}, err
 		}
 		if ok && c.Subject == p.KeyID && c.Expiry != nil && r.now.Before(c.Expiry.Time()) {
 			if err := a.Families.RevokeAccess(ctx, p.Key, c.ID, c.IssuedAt.Time(), c.Expiry.Time(), r.now, ev(map[string]any{"jti": c.ID, "reason": "revoked_by_client"})); err != nil {
-				return events.APIGatewayV2HTTPResponse{}, err
+				return httpapi.Response{}, err
 			}
 		}
 	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Headers: noStore("application/json;charset=UTF-8"), Body: "{}"}, nil
+	return answer(http.StatusOK, struct{}{}), nil
 }
 
 // introspection is the RFC 7662 answer; an inactive token is {"active": false} only.
@@ -73,21 +72,21 @@ type introspection struct {
 
 // introspect serves RFC 7662. The caller presents an API key or access token (or
 // HTTP Basic client credentials) holding tokens:introspect.
-func (a *API) introspect(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) introspect(ctx context.Context, r *request) (httpapi.Response, error) {
 	if err := parseForm(r); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	caller, err := a.introspector(ctx, r)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	who := authz.CallerOf(caller)
 	if !authz.Holds(who, authz.Introspect) {
-		return events.APIGatewayV2HTTPResponse{}, errInsufficientScope.with("This credential lacks the " + IntrospectScope + " permission.")
+		return httpapi.Response{}, errInsufficientScope.with("This credential lacks the " + IntrospectScope + " permission.")
 	}
 	tok, ok := r.form["token"]
 	if !ok {
-		return events.APIGatewayV2HTTPResponse{}, errInvalidRequest.with("token is required.")
+		return httpapi.Response{}, errInvalidRequest.with("token is required.")
 	}
 	var out introspection
 	if rt, ok := token.ParseRefresh(tok); ok {
@@ -96,7 +95,7 @@ func (a *API) introspect(ctx context.Context, r *request) (events.APIGatewayV2HT
 		out, err = a.introspectAccess(ctx, r, tok, who)
 	}
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	return answer(http.StatusOK, out), nil
 }
@@ -185,10 +184,10 @@ func (a *API) introspectRefresh(ctx context.Context, r *request, rt token.Refres
 }
 
 // discovery serves the RFC 8414 metadata, at the OpenID Connect path the API names.
-func (a *API) discovery(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) discovery(ctx context.Context, r *request) (httpapi.Response, error) {
 	iss, err := a.issuer()
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	authMethods := []string{"client_secret_basic", "client_secret_post"}
 	doc := map[string]any{
@@ -208,31 +207,24 @@ func (a *API) discovery(ctx context.Context, r *request) (events.APIGatewayV2HTT
 		"token_endpoint_auth_signing_alg_values_supported": []string{jwks.RS256},
 		"scopes_supported":                                 []string{"keys:read", "keys:write", "audit:read", IntrospectScope},
 	}
-	resp := answer(http.StatusOK, doc)
-	resp.Headers["Cache-Control"] = "public, max-age=300"
-	delete(resp.Headers, "Pragma")
-	return resp, nil
+	// Public and cacheable: it holds no token.
+	return httpapi.Response{Status: http.StatusOK, Body: doc, Type: jsonType, Cache: "public, max-age=300"}, nil
 }
 
 // jwks serves the public keys: the signing key and the retired ones still kept.
-func (a *API) jwks(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) jwks(ctx context.Context, r *request) (httpapi.Response, error) {
 	set, err := a.JWKS.Set(ctx)
 	if errors.Is(err, jwks.ErrNoKeys) {
-		resp := answer(http.StatusOK, map[string]any{"keys": []any{}})
-		return resp, nil
+		return answer(http.StatusOK, map[string]any{"keys": []any{}}), nil
 	}
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	body, err := set.PublicJSON()
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
-	return events.APIGatewayV2HTTPResponse{
-		StatusCode: http.StatusOK,
-		// Short enough that a rotation's new kid is fetched soon; clients refetch
-		// on an unknown kid anyway.
-		Headers: map[string]string{"Content-Type": "application/json", "Cache-Control": "public, max-age=300"},
-		Body:    string(body),
-	}, nil
+	// Short enough that a rotation's new kid is fetched soon; clients refetch on an
+	// unknown kid anyway.
+	return httpapi.Response{Status: http.StatusOK, Raw: body, Cache: "public, max-age=300"}, nil
 }

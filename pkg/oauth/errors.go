@@ -2,12 +2,12 @@ package oauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/keyward/keyward/pkg/httpapi"
 )
 
 // oauthError is an RFC 6749 §5.2 error answer. The package's values are sentinels:
@@ -42,22 +42,22 @@ var (
 		Description: "An internal error occurred; it has been logged."}
 )
 
-// noStore are the headers of every token-bearing answer (RFC 6749 §5.1).
-func noStore(contentType string) map[string]string {
-	return map[string]string{"Content-Type": contentType, "Cache-Control": "no-store", "Pragma": "no-cache"}
+// jsonType is the Content-Type of every OAuth JSON answer.
+const jsonType = "application/json;charset=UTF-8"
+
+// noCache is the header a token-bearing answer adds to Cache-Control: no-store (RFC
+// 6749 §5.1). It is shared: a Response's Header is only read.
+var noCache = map[string]string{"Pragma": "no-cache"}
+
+// answer is v as a token-bearing JSON answer: not to be stored or cached.
+func answer(status int, v any) httpapi.Response {
+	return httpapi.Response{Status: status, Body: v, Type: jsonType, Header: noCache}
 }
 
-func answer(status int, v any) events.APIGatewayV2HTTPResponse {
-	body, err := json.Marshal(v)
-	if err != nil {
-		panic("oauth: marshal response: " + err.Error()) // only our own types reach here
-	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: noStore("application/json;charset=UTF-8"), Body: string(body)}
-}
-
-// errorAnswer maps err to its RFC 6749 §5.2 answer; anything but an *oauthError is
-// logged and answered server_error, without its text.
-func errorAnswer(ctx context.Context, log *slog.Logger, err error) events.APIGatewayV2HTTPResponse {
+// renderError is the OAuth routes' httpapi.ErrorRenderer, the one place their errors
+// are answered: err as its RFC 6749 §5.2 body. Anything but an *oauthError is logged
+// and answered server_error, without its text.
+func renderError(ctx context.Context, log *slog.Logger, err error) (httpapi.Response, string) {
 	var e *oauthError
 	if !errors.As(err, &e) {
 		log.ErrorContext(ctx, "internal error", "err", err)
@@ -68,8 +68,9 @@ func errorAnswer(ctx context.Context, log *slog.Logger, err error) events.APIGat
 		body["error_description"] = e.Description
 	}
 	resp := answer(e.Status, body)
-	for k, v := range e.Header {
-		resp.Headers[k] = v
+	if len(e.Header) > 0 {
+		resp.Header = maps.Clone(noCache)
+		maps.Copy(resp.Header, e.Header)
 	}
-	return resp
+	return resp, e.Code
 }

@@ -7,10 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/scope"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/token"
@@ -33,33 +32,33 @@ type tokenResponse struct {
 }
 
 // token serves POST /v1/oauth/token and /v1/users/oidc/token.
-func (a *API) token(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) token(ctx context.Context, r *request) (httpapi.Response, error) {
 	if err := parseForm(r); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	grant := r.form["grant_type"]
 	switch grant {
 	case "":
-		return events.APIGatewayV2HTTPResponse{}, errInvalidRequest.with("grant_type is required.")
+		return httpapi.Response{}, errInvalidRequest.with("grant_type is required.")
 	case GrantClientCredentials, GrantRefreshToken:
 	default:
-		return events.APIGatewayV2HTTPResponse{}, errUnsupportedGrantType.with("Supported grant types: client_credentials, refresh_token.")
+		return httpapi.Response{}, errUnsupportedGrantType.with("Supported grant types: client_credentials, refresh_token.")
 	}
 	if grant == GrantRefreshToken {
 		return a.refresh(ctx, r)
 	}
 	p, err := a.authenticateClient(ctx, r)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	scopes := p.Scopes
 	if s, ok := r.form["scope"]; ok {
 		want, err := parseScope(s)
 		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
+			return httpapi.Response{}, err
 		}
 		if !p.Scopes.Covers(want) {
-			return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The requested scope exceeds the client's scopes.")
+			return httpapi.Response{}, errInvalidScope.with("The requested scope exceeds the client's scopes.")
 		}
 		scopes = want
 	}
@@ -86,7 +85,7 @@ func (a *API) refreshExpiry(k *store.Key, now time.Time) time.Time {
 
 // issue starts a refresh-token family and signs its first access token. The writes
 // (family + token.issued) and the signature run side by side.
-func (a *API) issue(ctx context.Context, r *request, p auth.Principal, scopes scope.Set) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) issue(ctx context.Context, r *request, p auth.Principal, scopes scope.Set) (httpapi.Response, error) {
 	now := r.now.Truncate(time.Second)
 	rt := token.NewRefresh(apikey.NewID())
 	jti := token.NewJTI()
@@ -99,7 +98,7 @@ func (a *API) issue(ctx context.Context, r *request, p auth.Principal, scopes sc
 	g := token.Grant{KeyID: p.KeyID, JTI: jti, Scopes: scopes, SecretN: p.SecretN}
 	acc, err := a.signAlongside(ctx, g, now, func() error { return a.Families.Create(ctx, fam, ev) })
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
 	return a.tokenAnswer(acc, rt, fam.ExpiresAt, scopes, now), nil
 }
@@ -115,89 +114,124 @@ func (a *API) signAlongside(ctx context.Context, g token.Grant, now time.Time, w
 	return acc, serr
 }
 
-func (a *API) tokenAnswer(acc token.Access, rt token.Refresh, rtExp time.Time, scopes scope.Set, now time.Time) events.APIGatewayV2HTTPResponse {
+func (a *API) tokenAnswer(acc token.Access, rt token.Refresh, rtExp time.Time, scopes scope.Set, now time.Time) httpapi.Response {
 	return answer(http.StatusOK, tokenResponse{
 		AccessToken: acc.Token, TokenType: "Bearer", ExpiresIn: int64(acc.ExpiresAt.Sub(acc.IssuedAt) / time.Second),
 		RefreshToken: rt.String(), RefreshExpiresIn: int64(rtExp.Sub(now) / time.Second), Scope: scopes.Join(),
 	})
 }
 
+// errBadRefresh answers a refresh token that is malformed, unknown, expired, revoked
+// or another client's: RFC 6749 tells none of these apart.
+var errBadRefresh = errInvalidGrant.with("The refresh token is invalid, expired or revoked.")
+
 // refresh serves grant_type=refresh_token. The client is authenticated, then one
 // conditional update consumes the presented token and returns its family; the event
 // and the signature follow side by side. The family is read first only to check a
 // narrowing `scope` before the token is spent.
-func (a *API) refresh(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (a *API) refresh(ctx context.Context, r *request) (httpapi.Response, error) {
 	raw, ok := r.form["refresh_token"]
 	if !ok {
-		return events.APIGatewayV2HTTPResponse{}, errInvalidRequest.with("refresh_token is required.")
+		return httpapi.Response{}, errInvalidRequest.with("refresh_token is required.")
 	}
 	var want scope.Set
 	if s, ok := r.form["scope"]; ok {
 		var err error
 		if want, err = parseScope(s); err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
+			return httpapi.Response{}, err
 		}
 	}
 	presented, wellFormed := token.ParseRefresh(raw)
 	p, err := a.authenticateClient(ctx, r)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return httpapi.Response{}, err
 	}
-	invalid := errInvalidGrant.with("The refresh token is invalid, expired or revoked.")
 	if !wellFormed {
-		return events.APIGatewayV2HTTPResponse{}, invalid
+		return httpapi.Response{}, errBadRefresh
 	}
 	now := r.now.Truncate(time.Second)
-	if want != nil {
-		f, err := a.Families.Get(ctx, presented.Family)
-		if errors.Is(err, store.ErrNotFound) || err == nil && f.KeyID != p.KeyID {
-			return events.APIGatewayV2HTTPResponse{}, invalid
-		}
-		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
-		}
-		if !scope.MustParseList(strings.Fields(f.Scope)).Covers(want) {
-			return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The requested scope exceeds the scope originally granted.")
-		}
+	if err := a.checkNarrowing(ctx, p, presented, want); err != nil {
+		return httpapi.Response{}, err
 	}
 	next := token.NewRefresh(presented.Family)
 	exp := a.refreshExpiry(p.Key, now)
 	f, err := a.Families.Rotate(ctx, p.KeyID, presented, next, secretVersions(p.Key, now), now, exp)
+	if err != nil {
+		return httpapi.Response{}, a.rotateError(ctx, r, p, presented, now, err)
+	}
+	scopes, err := refreshedScopes(p, f, want)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	acc, err := a.signRefreshed(ctx, r, p, presented.Family, f, scopes, now)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return a.tokenAnswer(acc, next, exp, scopes, now), nil
+}
+
+// checkNarrowing refuses, before the presented token is spent, a `scope` (want, when
+// given) beyond what its family was granted; a family that is not the client's is
+// errBadRefresh.
+func (a *API) checkNarrowing(ctx context.Context, p auth.Principal, presented token.Refresh, want scope.Set) error {
+	if want == nil {
+		return nil
+	}
+	f, err := a.Families.Get(ctx, presented.Family)
+	if errors.Is(err, store.ErrNotFound) || err == nil && f.KeyID != p.KeyID {
+		return errBadRefresh
+	}
+	if err != nil {
+		return err
+	}
+	if !scope.MustParseList(strings.Fields(f.Scope)).Covers(want) {
+		return errInvalidScope.with("The requested scope exceeds the scope originally granted.")
+	}
+	return nil
+}
+
+// rotateError answers a failed rotation of the presented token: a reused token
+// revokes its family, an unusable one is errBadRefresh.
+func (a *API) rotateError(ctx context.Context, r *request, p auth.Principal, presented token.Refresh, now time.Time, err error) error {
 	switch {
 	case errors.Is(err, token.ErrReused):
-		return events.APIGatewayV2HTTPResponse{}, a.reused(ctx, r, p, presented, now)
+		return a.reused(ctx, r, p, presented, now)
 	case errors.Is(err, token.ErrInvalidGrant), errors.Is(err, store.ErrNotFound):
-		return events.APIGatewayV2HTTPResponse{}, invalid
-	case err != nil:
-		return events.APIGatewayV2HTTPResponse{}, err
+		return errBadRefresh
 	}
-	granted := scope.MustParseList(strings.Fields(f.Scope))
-	if want != nil {
-		granted = want
+	return err
+}
+
+// refreshedScopes are the scopes a refreshed token carries: the family's grant, or
+// the narrower want, within what the key holds now.
+func refreshedScopes(p auth.Principal, f *token.Family, want scope.Set) (scope.Set, error) {
+	granted := want
+	if granted == nil {
+		granted = scope.MustParseList(strings.Fields(f.Scope))
 	}
-	// The key's scopes now bound what a refreshed token carries.
 	scopes := p.Scopes.Intersect(granted)
 	if len(scopes) == 0 {
-		return events.APIGatewayV2HTTPResponse{}, errInvalidScope.with("The key no longer holds any of the granted scopes.")
+		return nil, errInvalidScope.with("The key no longer holds any of the granted scopes.")
 	}
+	return scopes, nil
+}
+
+// signRefreshed signs the refreshed access token of family f while its
+// token.refreshed event is written. The token keeps the family's binding: the secret version of the original
+// grant, whichever live secret the client authenticated with now, so it dies with
+// that version as the family does.
+func (a *API) signRefreshed(ctx context.Context, r *request, p auth.Principal, family string, f *token.Family, scopes scope.Set, now time.Time) (token.Access, error) {
 	jti := token.NewJTI()
 	ev := &store.Event{Time: now, Type: store.EventTokenRefreshed, KeyID: p.KeyID, Owner: p.Owner, Actor: p.KeyID, IP: r.ip(),
-		Detail: map[string]any{"grant_type": GrantRefreshToken, "jti": jti, "family": presented.Family, "scope": scopes.Join()}}
-	// The refreshed token keeps the family's binding: the secret version of the
-	// original grant, whichever live secret the client authenticated with now, so it
-	// dies with that version as the family does.
+		Detail: map[string]any{"grant_type": GrantRefreshToken, "jti": jti, "family": family, "scope": scopes.Join()}}
 	g := token.Grant{KeyID: p.KeyID, JTI: jti, Scopes: scopes, SecretN: f.SecretN}
-	acc, err := a.signAlongside(ctx, g, now, func() error {
+	return a.signAlongside(ctx, g, now, func() error {
 		if err := a.Families.PutEvent(ctx, ev); err != nil {
 			// The old token is spent: the new one must still reach the client.
 			a.Log.ErrorContext(ctx, "token.refreshed event not recorded", "key_id", p.KeyID, "err", err)
 		}
 		return nil
 	})
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	return a.tokenAnswer(acc, next, exp, scopes, now), nil
 }
 
 // reused revokes the family of a refresh token presented a second time (OAuth 2.0

@@ -65,7 +65,7 @@ type API struct {
 
 // Router returns the OAuth routes keyed as template.yaml declares them.
 func (a *API) Router() *httpapi.Router {
-	r := &httpapi.Router{Log: a.Log}
+	r := &httpapi.Router{Log: a.Log, Errors: renderError}
 	r.Handle("POST /v1/oauth/token", a.oauth(a.token))
 	r.Handle("POST /v1/users/oidc/token", a.oauth(a.token))
 	r.Handle("POST /v1/oauth/revoke", a.oauth(a.revoke))
@@ -87,20 +87,18 @@ type request struct {
 
 func (r *request) ip() string { return r.req.RequestContext.HTTP.SourceIP }
 
-type handler func(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, error)
+type handler func(ctx context.Context, r *request) (httpapi.Response, error)
 
-// oauth turns handler errors into RFC 6749 error answers.
+// oauth runs h on one request, and records the caller's use once it has succeeded.
+// Its errors are answered by renderError (see Router).
 func (a *API) oauth(h handler) httpapi.Handler {
-	return func(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return func(ctx context.Context, req *events.APIGatewayV2HTTPRequest) (httpapi.Response, error) {
 		r := &request{req: req, now: a.Now().UTC()}
 		resp, err := h(ctx, r)
-		if err != nil {
-			return errorAnswer(ctx, a.Log, err), nil
-		}
-		if r.caller != nil && resp.StatusCode < 400 {
+		if err == nil && r.caller != nil {
 			a.Verifier.RecordUse(ctx, *r.caller, r.ip())
 		}
-		return resp, nil
+		return resp, err
 	}
 }
 

@@ -100,4 +100,11 @@
 //     table item is configuration, replaced whole.
 //   - Records are found by key id, never by a secret. Hashes are stored, secrets never.
 //   - Not found is ErrNotFound; a lost race is ErrConflict. Neither is nil, nil.
+//
+// The key lifecycle is pure transitions on Key (lifecycle.go: Create, ApplyPatch,
+// Rotate, FinishRotation, Revoke, Expire, PurgeableAt), with no I/O; Bump is the one
+// place the version moves. Apply and ApplyDelete are the one optimistic loop around
+// them: read, decide, write on condition of the version read, and on a lost race
+// read and decide again, with jitter, at most a bounded number of times
+// (ErrTooManyConflicts).
 package store

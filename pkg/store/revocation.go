@@ -64,14 +64,14 @@ func (d *Dynamo) ReviseRevokedTokens(ctx context.Context, keyID string, cur, nex
 		}
 		m := k.RevokedTokens()
 		return &m, ErrConflict
-	case lostRace(tce):
+	case transactionConflict(tce):
 		return nil, ErrConflict
 	}
 	return nil, fmt.Errorf("revoke access token: %w", err)
 }
 
-// lostRace reports whether a cancelled transaction lost to another write in flight.
-func lostRace(tce *types.TransactionCanceledException) bool {
+// transactionConflict reports whether a cancelled transaction lost to another write in flight.
+func transactionConflict(tce *types.TransactionCanceledException) bool {
 	for _, r := range tce.CancellationReasons {
 		if aws.ToString(r.Code) == "TransactionConflict" {
 			return true

@@ -20,6 +20,9 @@ import (
 type Store interface {
 	// GetKey returns the key read consistently, or store.ErrNotFound.
 	GetKey(ctx context.Context, id string) (*store.Key, error)
+	// Revisit runs visit on k, and on a fresh read of it after each store.ErrConflict,
+	// at most attempts times.
+	Revisit(ctx context.Context, k *store.Key, attempts int, visit func(*store.Key) error) error
 	// UpdateKeyScheduled writes k (Version = stored+1) with its event and schedule;
 	// store.ErrConflict if the stored version moved or the key is revoked.
 	UpdateKeyScheduled(ctx context.Context, k *store.Key, s store.Schedule, e *store.Event) error
@@ -221,27 +224,21 @@ func (r *run) item(ctx context.Context, it store.DueItem) error {
 // what is left stays due for the next run.
 const maxAttempts = 5
 
-// key visits one key, re-reading it after a lost race. k may come from the index (an
-// eventually consistent copy): every write is conditional on its version.
+// key visits one key, re-reading it after a lost race (store.Revisit, the one
+// optimistic loop). k may come from the index (an eventually consistent copy): every
+// write is conditional on its version.
 func (r *run) key(ctx context.Context, k *store.Key) error {
-	for attempt := 0; ; attempt++ {
+	err := r.s.store.Revisit(ctx, k, maxAttempts, func(k *store.Key) error {
 		r.count(func(res *Result) { res.Keys++ })
-		err := r.visit(ctx, k)
-		if !errors.Is(err, store.ErrConflict) {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil // deleted meanwhile: nothing is due
-			}
-			return err
-		}
-		if attempt+1 >= maxAttempts {
-			return fmt.Errorf("key %s: %w after %d attempts", k.ID, err, maxAttempts)
-		}
-		if k, err = r.s.store.GetKey(ctx, k.ID); errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
+		return r.visit(ctx, k)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted meanwhile: nothing is due
 	}
+	if err != nil {
+		return fmt.Errorf("key %s: %w", k.ID, err)
+	}
+	return nil
 }
 
 func (r *run) event(typ string, k *store.Key, detail map[string]any) *store.Event {
