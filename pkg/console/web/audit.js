@@ -16,7 +16,8 @@ function detailText(d) {
  * linking to each event's key. */
 export function eventTable(withKey) {
   const tbody = h('tbody', { class: 'event-rows' });
-  const empty = h('tr', null, h('td', { colspan: withKey ? 6 : 5, class: 'empty' }, 'No events.'));
+  const emptyCell = h('td', { colspan: withKey ? 6 : 5, class: 'empty' }, 'Loading events…');
+  const empty = h('tr', null, emptyCell);
   tbody.append(empty);
   const el = h('div', { class: 'table-wrap' }, h('table', { class: 'events' },
     h('thead', null, h('tr', null, ['Time', 'Type', withKey ? 'Key' : null, 'Actor', 'IP', 'Detail']
@@ -26,6 +27,7 @@ export function eventTable(withKey) {
     el,
     clear: () => { replace(tbody, empty); },
     add: (items) => {
+      emptyCell.textContent = 'No events.';
       if (items.length) empty.remove();
       for (const e of items) {
         tbody.append(h('tr', { 'data-event': e.type },

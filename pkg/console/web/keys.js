@@ -28,7 +28,7 @@ export async function listPage(c) {
   const search = h('input', { type: 'search', id: 'filter-name', autocomplete: 'off' });
   const apply = h('button', { type: 'submit', class: 'secondary' }, 'Apply filters');
   const filters = h('form', { class: 'filters', 'aria-label': 'Filters' },
-    field('Owner', owner), field('Status', statusSel), field('Search by name', search, 'Among the keys loaded below.'), h('div', { class: 'field' }, apply));
+    field('Owner', owner), field('Status', statusSel), field('Search loaded keys by name', search), h('div', { class: 'field' }, apply));
   const box = h('div', { id: 'list-error' });
   const count = h('p', { class: 'count', role: 'status', id: 'list-count' });
   const tbody = h('tbody', { id: 'key-rows' });
@@ -58,8 +58,10 @@ export async function listPage(c) {
     more.hidden = !cursor;
     all.checked = shown.length > 0 && shown.every((k) => selected.has(k.id));
   };
+  let loads = 0;
   const load = async (reset) => {
     more.disabled = true;
+    table.setAttribute('aria-busy', 'true');
     replace(box);
     try {
       const page = await api('GET', '/v1/keys' + query({ owner: owner.value.trim(), status: statusSel.value, cursor: reset ? '' : cursor }));
@@ -70,6 +72,8 @@ export async function listPage(c) {
       updateBulk();
     } catch (err) { failed(c, box, err); }
     more.disabled = false;
+    table.setAttribute('aria-busy', 'false');
+    table.dataset.loads = String(++loads);
   };
   filters.addEventListener('submit', (e) => { e.preventDefault(); load(true); });
   search.addEventListener('input', render);
