@@ -4,7 +4,7 @@ import { api, query } from './api.js';
 import { h, replace, field, timeEl } from './ui.js';
 import { failed } from './keys.js';
 
-export const TYPES = ['key.created', 'key.updated', 'key.rotated', 'key.rotation_finished', 'key.revoked', 'key.deleted',
+export const TYPES = ['key.created', 'key.updated', 'key.used', 'key.rotated', 'key.rotation_finished', 'key.revoked', 'key.deleted',
   'key.expired', 'key.expiry_reminder', 'key.stale_reminder', 'token.issued', 'token.refreshed', 'token.revoked', 'auth.failed'];
 
 function detailText(d) {
