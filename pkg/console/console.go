@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -51,16 +52,36 @@ var SecurityHeaders = map[string]string{
 	"Permissions-Policy":           "camera=(), microphone=(), geolocation=(), payment=()",
 }
 
-// asset is one embedded file, ready to answer.
+// asset is one embedded file, ready to answer. Its gzip form is made on the first
+// request that accepts it, so that a cold start compresses nothing it does not send.
 type asset struct {
-	body, gz []byte
-	ctype    string
-	etag     string
+	body  []byte
+	ctype string
+	etag  string
+
+	gzOnce sync.Once
+	gz     []byte
+}
+
+// gzipped is the file's gzip form (the plain body if compressing fails).
+func (a *asset) gzipped() ([]byte, bool) {
+	a.gzOnce.Do(func() {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // a valid level: no error
+		if _, err := zw.Write(a.body); err != nil {
+			return
+		}
+		if err := zw.Close(); err != nil {
+			return
+		}
+		a.gz = buf.Bytes()
+	})
+	return a.gz, a.gz != nil
 }
 
 // Handler answers the console's routes from the embedded files.
 type Handler struct {
-	assets map[string]asset
+	assets map[string]*asset
 	log    *slog.Logger
 }
 
@@ -74,7 +95,7 @@ func newHandler(files fs.FS, log *slog.Logger) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{assets: map[string]asset{}, log: log}
+	h := &Handler{assets: map[string]*asset{}, log: log}
 	err := fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -99,8 +120,8 @@ func newHandler(files fs.FS, log *slog.Logger) (*Handler, error) {
 	return h, nil
 }
 
-// prepare computes a file's type, ETag and gzip form.
-func prepare(name string, body []byte) (asset, error) {
+// prepare computes a file's type and ETag.
+func prepare(name string, body []byte) (*asset, error) {
 	ctype := mime.TypeByExtension(path.Ext(name))
 	switch path.Ext(name) { // the host's mime table may not know these, or differ
 	case ".js":
@@ -113,18 +134,10 @@ func prepare(name string, body []byte) (asset, error) {
 		ctype = "image/svg+xml"
 	}
 	if ctype == "" {
-		return asset{}, fmt.Errorf("%s: no content type for its extension", name)
-	}
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // a valid level: no error
-	if _, err := zw.Write(body); err != nil {
-		return asset{}, err
-	}
-	if err := zw.Close(); err != nil {
-		return asset{}, err
+		return nil, fmt.Errorf("%s: no content type for its extension", name)
 	}
 	sum := sha256.Sum256(body)
-	return asset{body: body, gz: buf.Bytes(), ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}, nil
+	return &asset{body: body, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}, nil
 }
 
 // Serve answers one request: GET /console, or GET /console/<file>.
@@ -166,8 +179,10 @@ func (h *Handler) answer(req events.APIGatewayV2HTTPRequest) events.APIGatewayV2
 	resp := events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Headers: headers}
 	body := a.body
 	if acceptsGzip(header(req, "accept-encoding")) {
-		body = a.gz
-		headers["Content-Encoding"] = "gzip"
+		if gz, ok := a.gzipped(); ok {
+			body = gz
+			headers["Content-Encoding"] = "gzip"
+		}
 	}
 	if method == http.MethodHead {
 		headers["Content-Length"] = fmt.Sprint(len(body))

@@ -14,8 +14,9 @@
 //     X-Content-Type-Options: nosniff.
 //   - Only the embedded files are served, by exact name: a path that names no file
 //     (.., a directory, an encoded slash) is a 404 and reads nothing else.
-//   - Each file's gzip form and ETag are computed once, when the Handler is built; a
-//     client that accepts gzip gets it, a matching If-None-Match gets a 304.
+//   - Each file's ETag is computed once, when the Handler is built, and its gzip form
+//     once, on the first request that accepts gzip (a cold start compresses only what
+//     it sends); a client that accepts gzip gets it, a matching If-None-Match a 304.
 //   - Cache-Control is no-cache: the file names carry no version, so a browser
 //     revalidates (a 304 with the ETag costs no body) and never runs a stale script
 //     beside a newer page.
