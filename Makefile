@@ -46,7 +46,7 @@ LAMBDA_BUILD = GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) b
 
 .PHONY: help test local sweep lint bench fuzz deploy deps prereqs prereqs-go prereqs-services prereqs-cfn python-tools clean \
 	build-KeysFunction build-AuthorizerFunction build-TokenFunction build-SweeperFunction \
-	build-SigningKeyRotationFunction
+	build-SigningKeyRotationFunction build-ConsoleFunction
 
 ## --- prerequisites: every missing tool named at once (infra/prereqs.sh) ---------------
 
@@ -191,6 +191,9 @@ build-SweeperFunction:
 
 build-SigningKeyRotationFunction:
 	$(LAMBDA_BUILD) ./functions/rotate-signing-key
+
+build-ConsoleFunction:
+	$(LAMBDA_BUILD) ./functions/console
 
 deploy:
 	@command -v sam >/dev/null 2>&1 || { echo "keyward: the AWS SAM CLI is required to deploy: https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html" >&2; exit 1; }

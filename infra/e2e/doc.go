@@ -9,6 +9,14 @@
 // or by its executable under the stack's directory), and BenchmarkLocalStackRSS is
 // make bench's figure local_stack_rss.
 //
+// TestConsole drives the web console in headless chromium (chromedp) against such a
+// stack: the key lifecycle as a user clicks it, bulk delete, a read-only key, an
+// owner-narrowed key, a refused write, the idle timeout, with no console error, and
+// screenshots of each page at 1280 and 375 px in .local/screenshots/. Every wait is
+// on the page's DOM, never a sleep. Without chromium (KEYWARD_CHROMIUM names another)
+// it fails under CI=true or KEYWARD_REQUIRE_SERVICES=1 and skips elsewhere.
+// BenchmarkConsole is make bench's console figures.
+//
 // Which function a fixture belongs to: events/authorizer-*.json to AuthorizerFunction,
 // events/scheduled.json to SweeperFunction, a fixture with a routeKey to the function
 // that template.yaml routes it to, and any other fixture to the function whose

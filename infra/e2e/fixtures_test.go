@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -148,9 +151,12 @@ func TestFixturesAgainstBootstraps(t *testing.T) {
 }
 
 // checkAnswer checks that out is the kind of answer the event calls for: an HTTP API
-// payload 2.0 response below 500, an authorizer answer, or any JSON for the sweeper.
+// payload 2.0 response below 500, an authorizer answer, any JSON for the sweeper, or
+// the console's HTML page.
 func checkAnswer(name, routeKey, function string, out []byte) error {
 	switch {
+	case function == "ConsoleFunction":
+		return checkPage(out)
 	case function == "AuthorizerFunction" || strings.HasPrefix(name, "authorizer-"):
 		var a struct {
 			IsAuthorized   *bool           `json:"isAuthorized"`
@@ -186,4 +192,41 @@ func checkAnswer(name, routeKey, function string, out []byte) error {
 		}
 		return nil
 	}
+}
+
+// checkPage checks the console's answer: 200, its security policy, and an HTML page
+// (gzip and base64 undone).
+func checkPage(out []byte) error {
+	var resp struct {
+		StatusCode      int               `json:"statusCode"`
+		Headers         map[string]string `json:"headers"`
+		Body            string            `json:"body"`
+		IsBase64Encoded bool              `json:"isBase64Encoded"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 || !strings.Contains(resp.Headers["Content-Security-Policy"], "frame-ancestors 'none'") {
+		return fmt.Errorf("status %d, CSP %q", resp.StatusCode, resp.Headers["Content-Security-Policy"])
+	}
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+			return err
+		}
+	}
+	if resp.Headers["Content-Encoding"] == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			return err
+		}
+	}
+	if !bytes.HasPrefix(bytes.ToLower(body), []byte("<!doctype html>")) {
+		return fmt.Errorf("not an HTML page: %.60q", body)
+	}
+	return nil
 }

@@ -75,6 +75,8 @@ func wantGrants(acceptsRoot, derived bool) map[string][]string {
 			"events:PutEvents ${ReminderBus.Arn} if StringEquals events:source=[" + sweeper.Defaults().Source + "]",
 			"sns:Publish ${ReminderTopic}",
 		},
+		// The console serves embedded files: no table, no secret, nothing.
+		"ConsoleFunction": {},
 		"SigningKeyRotationFunction": {
 			"secretsmanager:DescribeSecret ${SigningKeysSecret}",
 			"secretsmanager:GetSecretValue ${SigningKeysSecret}",

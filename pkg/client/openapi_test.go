@@ -31,6 +31,8 @@ var operations = map[string]string{
 	"discovery":       "Discovery",
 	"jwks":            "", // for verifiers of tokens, not for callers of the API
 	"openapi":         "", // this document
+	"console":         "", // the web console's page, for browsers
+	"consoleFile":     "", // the web console's files, for browsers
 }
 
 // TestCoversOpenAPI: every operation of openapi.yaml has a Client method (or a reason

@@ -13,8 +13,9 @@
 // Startup logs each phase with its time (services, tables, secrets and first signing
 // key, builds, functions ready). Ready means every function can do its job: before
 // anything is served, the keys function lists keys (table and secrets reached), the
-// token function publishes its signing keys and discovery document, and the
-// authorizer refuses a request without a credential (403: it read its route table).
+// token function publishes its signing keys and discovery document, the authorizer
+// refuses a request without a credential (403: it read its route table), and the
+// console function serves its page.
 // Clients that connect earlier wait; a probe that fails names the function and ends
 // the stack.
 //

@@ -339,8 +339,8 @@ type readiness struct {
 // probes are what each function must answer before the stack is ready: the keys
 // function lists keys (it reaches the table and the secrets), the token function
 // publishes its signing keys (it read the key set it signs with) and its discovery
-// document, and the authorizer refuses a request without a credential (403, not 500:
-// it read its route table and decided).
+// document, the authorizer refuses a request without a credential (403, not 500:
+// it read its route table and decided), and the console serves its page.
 var probes = []readiness{
 	{function: "KeysFunction", method: "GET", path: "/v1/keys", root: true, status: 200},
 	{function: "TokenFunction", method: "GET", path: "/.well-known/jwks.json", status: 200, check: func(body []byte) error {
@@ -354,6 +354,7 @@ var probes = []readiness{
 	}},
 	{function: "TokenFunction", method: "GET", path: "/.well-known/openid-configuration", status: 200},
 	{function: "AuthorizerFunction", method: "GET", path: "/v1/whoami", status: 403},
+	{function: "ConsoleFunction", method: "GET", path: "/console", status: 200},
 }
 
 // probe runs every probe whose route the template has, in parallel, and returns the

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// consoleRuns is how many times each timing of BenchmarkConsole is taken; the
+// median is reported.
+const consoleRuns = 15
+
+// BenchmarkConsole is make bench's figures for the web console, in headless chromium
+// against the local stack: the bytes transferred by the first load of the page
+// (gzipped, headers included, empty cache), and the time from a navigation to the
+// key list until its 50 rows are rendered, against the same run's bare
+// GET /v1/keys (the call the page makes) plus one static asset round trip.
+func BenchmarkConsole(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts the whole local stack")
+	}
+	path := needChromium(b)
+	s := startStack(b)
+	for i := range 50 {
+		createKey(b, s, fmt.Sprintf("bench-%02d", i), "bench", "orders:read")
+	}
+	admin := createKey(b, s, "bench-admin", "ops", "keys:read", "keys:write", "audit:read")
+	// A new browser: the first load is made with an empty cache.
+	tb := newTab(b, newBrowser(b, path), s.base)
+
+	tb.open("")
+	kb := eval[float64](tb, `(performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+		.reduce((n, e) => n + e.transferSize, 0)) / 1024`)
+	requests := eval[int](tb, `1 + performance.getEntriesByType('resource').length`)
+
+	tb.signIn(admin.Secret)
+	code, token := tokenStatus(b, s, admin.ID, admin.Secret)
+	if code != 200 {
+		b.Fatalf("token: %d", code)
+	}
+	var page, bare, inPage []time.Duration
+	for range consoleRuns {
+		tb.do(evalAction(`(location.hash = '#/keys/new', true)`))
+		tb.waitVisible("#key-name")
+		res := eval[[]float64](tb, `new Promise((resolve) => {
+			const t0 = performance.now();
+			const obs = new MutationObserver(() => {
+				if (document.querySelectorAll('#key-rows tr[data-key]').length < 50) return;
+				obs.disconnect();
+				const dom = performance.now() - t0;
+				requestAnimationFrame(() => resolve([dom, performance.now() - t0]));
+			});
+			obs.observe(document.getElementById('main'), {childList: true, subtree: true});
+			location.hash = '#/keys';
+		})`)
+		page = append(page, time.Duration(res[1]*float64(time.Millisecond)))
+		bare = append(bare, bareList(b, s.base, token))
+		bms := eval[float64](tb, fmt.Sprintf(`(async () => {
+			const t0 = performance.now();
+			const r = await fetch('/v1/keys', {headers: {Authorization: 'Bearer %s'}, cache: 'no-store'});
+			await r.json();
+			const a = await fetch('/console/style.css', {cache: 'no-store'});
+			await a.text();
+			return performance.now() - t0;
+		})()`, token))
+		inPage = append(inPage, time.Duration(bms*float64(time.Millisecond)))
+	}
+	p, r, g := median(page), median(inPage), median(bare)
+	lines := fmt.Sprintf("figure console_first_load_transfer = %.1f KB gzipped (goal <= 150) [%d requests]\n", kb, requests) +
+		fmt.Sprintf("figure console_list_50_vs_bare = %.2fx (goal <= 1.5) [navigation to 50 rows rendered %.1f ms; "+
+			"the same browser's bare GET /v1/keys + one asset %.1f ms (from Go: %.1f ms); medians of %d, interleaved]\n",
+			float64(p)/float64(r), ms(p), ms(r), ms(g), consoleRuns)
+	fmt.Print(lines)
+	if dir := filepath.Join(s.p.Root, ".local", "bench"); dirExists(dir) {
+		if err := os.WriteFile(filepath.Join(dir, "console.txt"), []byte(lines), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	tb.noConsoleErrors()
+	for b.Loop() {
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// bareList is the time of the console's list call made directly (GET /v1/keys with
+// the same token), plus one round trip for a static file of the console.
+func bareList(b *testing.B, base, token string) time.Duration {
+	b.Helper()
+	start := time.Now()
+	for _, u := range []string{base + "/v1/keys", base + "/console/style.css"} {
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("GET %s: %d", u, resp.StatusCode)
+		}
+	}
+	return time.Since(start)
+}

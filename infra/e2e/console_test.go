@@ -1,0 +1,390 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/pkg/console"
+)
+
+// TestConsole drives the web console in headless chromium against the local stack,
+// started as make local starts it: the whole key lifecycle as a user clicks it,
+// bulk delete, a read-only key, an owner-narrowed key, a refused write, the idle
+// timeout, and the headers every console answer carries. Each page's screenshot is
+// written under .local/screenshots/ at 1280 and 375 px.
+func TestConsole(t *testing.T) {
+	needStackTools(t)
+	path := needChromium(t)
+	s := startStack(t)
+	b := newBrowser(t, path)
+
+	t.Run("headers", func(t *testing.T) { testConsoleHeaders(t, s) })
+	t.Run("lifecycle", func(t *testing.T) { testConsoleLifecycle(t, s, newTab(t, b, s.base)) })
+	t.Run("bulk-delete", func(t *testing.T) { testConsoleBulkDelete(t, s, newTab(t, b, s.base)) })
+	t.Run("read-only", func(t *testing.T) { testConsoleReadOnly(t, s, newTab(t, b, s.base)) })
+	t.Run("owner-narrowed", func(t *testing.T) { testConsoleNarrowed(t, s, newTab(t, b, s.base)) })
+	t.Run("refused", func(t *testing.T) { testConsoleRefused(t, s, newTab(t, b, s.base)) })
+	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, newTab(t, b, s.base)) })
+}
+
+// Through the gateway, every console answer carries the security headers, a 404
+// included, and the page is only the embedded page.
+func testConsoleHeaders(t *testing.T, s *localStack) {
+	for _, p := range []string{"/console", "/console/app.js", "/console/style.css", "/console/nothing.js", "/console/..%2fconsole.go"} {
+		resp, err := http.Get(s.base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := 200
+		if strings.Contains(p, "nothing") || strings.Contains(p, "%2f") {
+			want = 404
+		}
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", p, resp.StatusCode, want)
+		}
+		for k, v := range console.SecurityHeaders {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("GET %s: %s = %q, want %q", p, k, got, v)
+			}
+		}
+		if resp.Header.Get("Request-Id") == "" {
+			t.Errorf("GET %s: no Request-Id", p)
+		}
+	}
+}
+
+// keyShape is an API key: the deployment's prefix, then id, secret and checksum.
+var keyShape = regexp.MustCompile(`^[a-z][a-z0-9]*_([a-z0-9]+_)?[A-Za-z0-9_-]{66}$`)
+
+func testConsoleLifecycle(t *testing.T, s *localStack, b *tab) {
+	root := s.p.Root
+	b.open("")
+	b.shot(root, "signin")
+	// A wrong credential is refused with a readable message and its code.
+	b.signInFails("kw_live_" + strings.Repeat("a", 66))
+	b.signIn(s.root)
+	if got := b.text("#who-name"); got != "root credential" {
+		t.Errorf("signed in as %q, want the root credential", got)
+	}
+
+	// Create.
+	b.click("#new-key")
+	b.waitVisible("#key-name")
+	if v := eval[string](b, `document.querySelector('#key-days').value`); v != "90" {
+		t.Errorf("default expiry %q days, want 90", v)
+	}
+	b.shot(root, "create")
+	b.typeInto("#key-name", "console-e2e")
+	b.typeInto("#key-description", "made by the browser test")
+	b.typeInto("#key-owner", "alice")
+	b.click("#scope-keys-read")
+	b.typeInto("#scope-other", "orders:read")
+	b.typeInto("#key-cidrs", "0.0.0.0/0")
+	b.click("#create-submit")
+	b.waitVisible("#secret-value")
+	secret := b.text("#secret-value")
+	if !keyShape.MatchString(secret) {
+		t.Fatalf("the secret panel shows %q", secret)
+	}
+	// Copy, once: the clipboard then holds the secret.
+	b.click("#copy-secret")
+	b.waitFor(`document.querySelector('#copy-status').textContent.includes('Copied')`)
+	if clip := eval[string](b, `navigator.clipboard.readText()`); clip != secret {
+		t.Errorf("the clipboard holds %q, want the secret", clip)
+	}
+	b.shot(root, "secret")
+	// The panel cannot be left before it is acknowledged.
+	if !eval[bool](b, `document.querySelector('#secret-done').disabled`) {
+		t.Error("Done is enabled before the acknowledgement")
+	}
+	eval[bool](b, `(location.hash = '#/keys', true)`)
+	b.waitFor(`document.querySelector('#flash').textContent.includes('Acknowledge')`)
+	if !b.visible("#secret-value") {
+		t.Fatal("navigating away left the unacknowledged secret")
+	}
+	b.click("#ack-secret")
+	b.click("#secret-done")
+	b.waitVisible("#key-title")
+	id := eval[string](b, `decodeURIComponent(location.hash.slice('#/keys/'.length))`)
+	if code, _ := tokenStatus(t, s, id, secret); code != 200 {
+		t.Fatalf("the secret the console showed does not work: token %d", code)
+	}
+	// The secret is shown once: not on the details page, not anywhere in the page.
+	if strings.Contains(b.pageText(), secret) || eval[bool](b, fmt.Sprintf(`document.documentElement.outerHTML.includes(%q)`, secret)) {
+		t.Error("the secret is still in the page after the acknowledgement")
+	}
+
+	// In the list, with its columns: last use is the token exchange above.
+	b.click(`#nav a[data-route="keys"]`)
+	b.waitVisible(fmt.Sprintf(`tr[data-key="%s"]`, id))
+	row := b.text(fmt.Sprintf(`tr[data-key="%s"]`, id))
+	for _, want := range []string{"console-e2e", "alice", "keys:read", "orders:read", "active", "from 127.0.0.1"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the list row %q lacks %q", row, want)
+		}
+	}
+	b.shot(root, "keys")
+
+	// Details: rotate with 24 h grace, the new secret once, then finish.
+	b.click(fmt.Sprintf(`tr[data-key="%s"] a.key-name`, id))
+	b.waitVisible("#rotate")
+	b.waitFor(`document.querySelectorAll('#events-title ~ .table-wrap tr[data-event]').length >= 1`)
+	b.shot(root, "detail")
+	b.click("#rotate")
+	b.waitVisible("dialog #grace")
+	if !eval[bool](b, `document.activeElement === document.querySelector('dialog #grace')`) {
+		t.Error("the rotate dialog did not take the focus")
+	}
+	b.shot(root, "rotate-dialog")
+	b.click("dialog button.primary")
+	b.waitVisible("#secret-value")
+	rotated := b.text("#secret-value")
+	if rotated == secret || !keyShape.MatchString(rotated) {
+		t.Fatalf("the rotated secret is %q", rotated)
+	}
+	b.click("#ack-secret")
+	b.click("#secret-done")
+	b.waitVisible("#finish-rotation")
+	if txt := b.text("#finish-rotation"); !strings.Contains(txt, "left") || !strings.Contains(txt, "23 h") {
+		t.Errorf("finish button %q: want the time left in the grace (23 h …)", txt)
+	}
+	for _, sec := range []string{secret, rotated} {
+		if code, _ := tokenStatus(t, s, id, sec); code != 200 {
+			t.Errorf("during the grace a secret is refused: %d", code)
+		}
+	}
+	b.shot(root, "rotating")
+	b.click("#finish-rotation")
+	b.click("dialog button.primary")
+	b.waitFor(`!document.querySelector('#finish-rotation') && document.querySelector('.page-head .badge').textContent === 'active'`)
+	if code, _ := tokenStatus(t, s, id, secret); code == 200 {
+		t.Error("the previous secret still works after Finish rotation")
+	}
+
+	// Edit: the name and the metadata.
+	b.typeInto("#edit-name", "console-e2e-renamed")
+	b.typeInto("#edit-metadata", `{"team":"payments"}`)
+	b.click("#save")
+	b.waitFor(`document.querySelector('#key-title').textContent === 'console-e2e-renamed'`)
+	name := "console-e2e-renamed"
+
+	// Revoke, confirmed by typing the name.
+	b.click("#revoke")
+	b.waitVisible("#revoke-confirm")
+	b.typeInto("#revoke-confirm", "console-e2e")
+	if !eval[bool](b, `document.querySelector('#revoke-confirm-button').disabled`) {
+		t.Error("Revoke is enabled with the wrong name typed")
+	}
+	b.typeInto("#revoke-confirm", name)
+	b.waitFor(`!document.querySelector('#revoke-confirm-button').disabled`)
+	b.shot(root, "revoke-dialog")
+	b.click("#revoke-confirm-button")
+	b.waitFor(`document.querySelector('.page-head .badge').textContent === 'revoked'`)
+	if b.count("#rotate, #revoke, #save") != 0 {
+		t.Error("a revoked key still offers rotate, revoke or edit")
+	}
+	if code, _ := tokenStatus(t, s, id, rotated); code == 200 {
+		t.Error("the revoked key still gets tokens")
+	}
+
+	// Delete.
+	b.click("#delete")
+	b.click("#delete-confirm")
+	b.waitFor(`document.querySelector('#flash').textContent.includes('Deleted')`)
+	b.waitVisible("#list-count")
+	if b.count(fmt.Sprintf(`tr[data-key="%s"]`, id)) != 0 {
+		t.Error("the deleted key is still listed")
+	}
+	if code := request(t, "GET", s.base+"/v1/keys/"+id, s.root, "", "", nil); code != 404 {
+		t.Errorf("GET the deleted key: %d, want 404", code)
+	}
+
+	// The trail in the audit log, each event linking to the key.
+	b.click(`#nav a[data-route="audit"]`)
+	b.waitVisible("#filter-type")
+	link := fmt.Sprintf(`a.event-key[href="#/keys/%s"]`, id)
+	b.waitFor(fmt.Sprintf(`document.querySelectorAll(%q).length >= 6`, link))
+	types := eval[[]string](b, fmt.Sprintf(`[...document.querySelectorAll(%q)].map(a => a.closest('tr').dataset.event)`, link))
+	for _, want := range []string{"key.created", "key.rotated", "key.rotation_finished", "key.updated", "key.revoked", "key.deleted"} {
+		if !strings.Contains(strings.Join(types, " "), want) {
+			t.Errorf("the audit log lacks %s for the key (has %v)", want, types)
+		}
+	}
+	b.shot(root, "audit")
+	b.do(setSelect("#filter-type", "key.revoked"))
+	b.waitFor(`[...document.querySelectorAll('.event-rows tr[data-event]')].every(r => r.dataset.event === 'key.revoked') && document.querySelectorAll('.event-rows tr[data-event]').length > 0`)
+
+	// Nothing was stored: no web storage, no cookie. Sign-out forgets the session.
+	if n := eval[int](b, `localStorage.length + sessionStorage.length + document.cookie.length`); n != 0 {
+		t.Errorf("the console stored something (%d)", n)
+	}
+	b.click("#signout")
+	b.waitVisible("#credential")
+	if b.visible("#whoami") {
+		t.Error("still shown as signed in after sign-out")
+	}
+	eval[bool](b, `(location.hash = '#/keys', true)`)
+	b.waitVisible("#credential")
+	b.noConsoleErrors(
+		"401 (Unauthorized)", // the wrong credential, refused on purpose
+	)
+}
+
+// setSelect chooses value in the <select> sel, as a user would (a change event).
+func setSelect(sel, value string) chromedpAction {
+	return evalAction(fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`, sel, value))
+}
+
+// signInFails pastes a credential the API refuses and expects the readable error.
+func (b *tab) signInFails(credential string) {
+	b.t.Helper()
+	b.do(evalAction(`(document.querySelector('#credential').value = '', true)`))
+	b.typeInto("#credential", credential)
+	b.click("#signin")
+	b.waitFor(`document.querySelector('#signin-error').textContent.includes('code ')`)
+	if txt := b.text("#signin-error"); !strings.Contains(txt, "invalid_client") {
+		b.t.Errorf("the refusal reads %q, want its code invalid_client", txt)
+	}
+	b.do(evalAction(`(document.querySelector('#credential').value = '', true)`))
+}
+
+func testConsoleBulkDelete(t *testing.T, s *localStack, b *tab) {
+	keys := []apiKey{
+		createKey(t, s, "bulk-one", "bulk", "orders:read"),
+		createKey(t, s, "bulk-two", "bulk", "orders:read"),
+		createKey(t, s, "bulk-keep", "bulk", "orders:read"),
+	}
+	b.open("")
+	b.signIn(s.root)
+	b.do(evalAction(`(document.querySelector('#filter-owner').value = 'bulk', true)`))
+	b.reloadList()
+	if n := b.count("#key-rows tr[data-key]"); n != 3 {
+		t.Fatalf("the owner filter shows %d keys, want the 3 of owner bulk", n)
+	}
+	for _, k := range keys[:2] {
+		b.click(fmt.Sprintf(`tr[data-key="%s"] input[type=checkbox]`, k.ID))
+	}
+	if txt := b.text("#bulk-delete"); txt != "Delete selected (2)" {
+		t.Errorf("bulk button reads %q", txt)
+	}
+	b.click("#bulk-delete")
+	b.waitVisible("dialog .names")
+	if names := b.text("dialog .names"); !strings.Contains(names, "bulk-one") || !strings.Contains(names, "bulk-two") || strings.Contains(names, "bulk-keep") {
+		t.Errorf("the confirmation lists %q", names)
+	}
+	b.shot(s.p.Root, "bulk-delete")
+	b.click("dialog button.danger")
+	b.waitFor(`document.querySelector('#flash').textContent.includes('Deleted 2.') && document.querySelectorAll('#key-rows tr[data-key]').length === 1`)
+	for i, k := range keys {
+		want := 404
+		if i == 2 {
+			want = 200
+		}
+		if code := request(t, "GET", s.base+"/v1/keys/"+k.ID, s.root, "", "", nil); code != want {
+			t.Errorf("%s after bulk delete: %d, want %d", k.Name, code, want)
+		}
+	}
+	b.noConsoleErrors()
+}
+
+func testConsoleReadOnly(t *testing.T, s *localStack, b *tab) {
+	ro := createKey(t, s, "reader", "ops", "keys:read", "audit:read")
+	target := createKey(t, s, "read-target", "ops", "orders:read")
+	b.open("")
+	b.signIn(ro.Secret)
+	if who := b.text("#who-name"); !strings.Contains(who, ro.ID) {
+		t.Errorf("signed in as %q, want the key id %s", who, ro.ID)
+	}
+	if sc := b.text("#scopes"); !strings.Contains(sc, "keys:read") || !strings.Contains(sc, "audit:read") {
+		t.Errorf("scopes shown: %q", sc)
+	}
+	b.waitVisible(fmt.Sprintf(`tr[data-key="%s"]`, target.ID))
+	for _, sel := range []string{"#new-key", "#bulk-delete", "#key-rows input[type=checkbox]", `#nav a[data-route="new"]`} {
+		if b.visible(sel) {
+			t.Errorf("a read-only key sees %s", sel)
+		}
+	}
+	b.shot(s.p.Root, "keys-read-only")
+	b.click(fmt.Sprintf(`tr[data-key="%s"] a.key-name`, target.ID))
+	b.waitVisible("#perm-title")
+	b.waitFor(`document.querySelectorAll('#events-title ~ .table-wrap tr[data-event="key.created"]').length === 1`)
+	for _, sel := range []string{"#rotate", "#revoke", "#delete", "#save", "#finish-rotation"} {
+		if b.count(sel) != 0 {
+			t.Errorf("a read-only key sees %s on the details page", sel)
+		}
+	}
+	b.shot(s.p.Root, "detail-read-only")
+	b.noConsoleErrors()
+}
+
+func testConsoleNarrowed(t *testing.T, s *localStack, b *tab) {
+	var alice []apiKey
+	for i := range 3 {
+		alice = append(alice, createKey(t, s, fmt.Sprintf("alice-%d", i), "alice", "orders:read"))
+	}
+	bob := createKey(t, s, "bob-0", "bob", "orders:read")
+	narrowed := createKey(t, s, "alice-reader", "alice", "keys:read@owner:alice")
+	b.open("")
+	b.signIn(narrowed.Secret)
+	b.waitFor(`!document.querySelector('#load-more:not([hidden])')`)
+	owners := eval[[]string](b, `[...document.querySelectorAll('#key-rows tr[data-key] td[data-label="Owner"]')].map(td => td.textContent)`)
+	if len(owners) < len(alice)+1 {
+		t.Errorf("the narrowed key sees %d keys, want alice's %d and itself", len(owners), len(alice))
+	}
+	for _, o := range owners {
+		if o != "alice" {
+			t.Errorf("the narrowed key sees a key of %q", o)
+		}
+	}
+	if b.count(fmt.Sprintf(`tr[data-key="%s"]`, bob.ID)) != 0 {
+		t.Error("the narrowed key sees bob's key")
+	}
+	if b.visible(`#nav a[data-route="audit"]`) || b.visible("#new-key") {
+		t.Error("the narrowed reader is offered the audit log or New key")
+	}
+	b.shot(s.p.Root, "keys-narrowed")
+	b.noConsoleErrors()
+}
+
+// A write the API refuses (keys:write for alice, creating bob's key) shows the
+// problem's code, and changes nothing.
+func testConsoleRefused(t *testing.T, s *localStack, b *tab) {
+	w := createKey(t, s, "alice-writer", "alice", "keys:write@owner:alice", "keys:read@owner:alice", "orders:read")
+	b.open("")
+	b.signIn(w.Secret)
+	b.click("#new-key")
+	b.waitVisible("#key-name")
+	b.typeInto("#key-name", "for-bob")
+	b.typeInto("#key-owner", "bob")
+	b.typeInto("#scope-other", "orders:read")
+	b.click("#create-submit")
+	b.waitFor(`document.querySelector('#create-error').textContent.includes('code ')`)
+	if txt := b.text("#create-error"); !strings.Contains(txt, "owner_not_allowed") {
+		t.Errorf("the refusal reads %q, want code owner_not_allowed", txt)
+	}
+	b.shot(s.p.Root, "create-refused")
+	var list struct {
+		Items []apiKey `json:"items"`
+	}
+	request(t, "GET", s.base+"/v1/keys?owner=bob", s.root, "", "", &list)
+	for _, k := range list.Items {
+		if k.Name == "for-bob" {
+			t.Error("the refused key was created")
+		}
+	}
+	b.noConsoleErrors("403 (Forbidden)")
+}
+
+func testConsoleIdle(t *testing.T, s *localStack, b *tab) {
+	b.open("?idle=5")
+	b.signIn(s.root)
+	b.waitFor(`!!document.querySelector('#credential') && document.body.textContent.includes('without activity')`)
+	if b.visible("#whoami") {
+		t.Error("still signed in after the idle timeout")
+	}
+	b.noConsoleErrors()
+}

@@ -1,0 +1,199 @@
+// The key list (filters, search, cursor paging, bulk delete) and the create form.
+
+import { api, query, ApiError, BUILTIN } from './api.js';
+import { h, replace, field, timeEl, status, errorBox, dialog } from './ui.js';
+import { secretPanel } from './secret.js';
+
+const STATUSES = ['', 'active', 'rotating', 'expired', 'revoked'];
+
+/** failed shows err in box, or signs out when the credential is no longer valid. */
+export function failed(c, box, err) {
+  if (err instanceof ApiError && err.status === 401) { c.signedOut(); return; }
+  replace(box, errorBox(err));
+}
+
+function scopeList(scopes) {
+  return h('span', { class: 'scopes-cell' }, (scopes || []).map((s) => h('code', { class: 'scope' }, s)));
+}
+
+function lastUsed(k) {
+  if (!k.last_used_at) return 'never';
+  return h('span', null, timeEl(k.last_used_at), k.last_used_ip ? h('span', { class: 'ip' }, ` from ${k.last_used_ip}`) : null);
+}
+
+/** listPage is the key list. */
+export async function listPage(c) {
+  const owner = h('input', { type: 'search', id: 'filter-owner', autocomplete: 'off' });
+  const statusSel = h('select', { id: 'filter-status' }, STATUSES.map((s) => h('option', { value: s }, s || 'any')));
+  const search = h('input', { type: 'search', id: 'filter-name', autocomplete: 'off' });
+  const apply = h('button', { type: 'submit', class: 'secondary' }, 'Apply filters');
+  const filters = h('form', { class: 'filters', 'aria-label': 'Filters' },
+    field('Owner', owner), field('Status', statusSel), field('Search loaded keys by name', search), h('div', { class: 'field' }, apply));
+  const box = h('div', { id: 'list-error' });
+  const count = h('p', { class: 'count', role: 'status', id: 'list-count' });
+  const tbody = h('tbody', { id: 'key-rows' });
+  const all = h('input', { type: 'checkbox', id: 'select-all', 'aria-label': 'Select all keys shown' });
+  const bulk = h('button', { type: 'button', id: 'bulk-delete', class: 'danger', disabled: true }, 'Delete selected');
+  const more = h('button', { type: 'button', id: 'load-more', class: 'secondary', hidden: true }, 'Load more');
+  const table = h('table', { class: 'keys' },
+    h('caption', { class: 'sr-only' }, 'API keys'),
+    h('thead', null, h('tr', null,
+      c.can.write ? h('th', { scope: 'col', class: 'sel' }, all) : null,
+      ['Name', 'Owner', 'Scopes', 'Status', 'Created', 'Expires', 'Last used'].map((t) => h('th', { scope: 'col' }, t)))),
+    tbody);
+  let items = [];
+  let cursor = null;
+  const selected = new Set();
+
+  const updateBulk = () => {
+    bulk.disabled = selected.size === 0;
+    bulk.textContent = selected.size ? `Delete selected (${selected.size})` : 'Delete selected';
+  };
+  const render = () => {
+    const needle = search.value.trim().toLowerCase();
+    const shown = items.filter((k) => !needle || k.name.toLowerCase().includes(needle));
+    replace(tbody, shown.map((k) => row(c, k, selected, updateBulk)));
+    if (!shown.length) tbody.append(h('tr', null, h('td', { colspan: 8, class: 'empty' }, items.length ? 'No loaded key matches the search.' : 'No keys.')));
+    count.textContent = `${shown.length} of ${items.length} loaded key${items.length === 1 ? '' : 's'}${cursor ? ', more available' : ''}`;
+    more.hidden = !cursor;
+    all.checked = shown.length > 0 && shown.every((k) => selected.has(k.id));
+  };
+  let loads = 0;
+  const load = async (reset) => {
+    more.disabled = true;
+    table.setAttribute('aria-busy', 'true');
+    replace(box);
+    try {
+      const page = await api('GET', '/v1/keys' + query({ owner: owner.value.trim(), status: statusSel.value, cursor: reset ? '' : cursor }));
+      if (reset) { items = []; selected.clear(); }
+      items = items.concat(page.items);
+      cursor = page.next_cursor;
+      render();
+      updateBulk();
+    } catch (err) { failed(c, box, err); }
+    more.disabled = false;
+    table.setAttribute('aria-busy', 'false');
+    table.dataset.loads = String(++loads);
+  };
+  filters.addEventListener('submit', (e) => { e.preventDefault(); load(true); });
+  search.addEventListener('input', render);
+  more.addEventListener('click', () => load(false));
+  all.addEventListener('change', () => {
+    for (const cb of tbody.querySelectorAll('input[type=checkbox]')) {
+      cb.checked = all.checked;
+      if (all.checked) selected.add(cb.value); else selected.delete(cb.value);
+    }
+    updateBulk();
+  });
+  bulk.addEventListener('click', () => bulkDelete(c, items, selected, box, () => load(true)));
+
+  await load(true);
+  return h('section', { class: 'page' },
+    h('div', { class: 'page-head' }, h('h1', null, 'API keys'),
+      c.can.write ? h('a', { href: '#/keys/new', class: 'button primary', id: 'new-key' }, 'New key') : null),
+    filters, box,
+    c.can.write ? h('div', { class: 'actions bulk' }, bulk) : null,
+    h('div', { class: 'table-wrap' }, table), count, more);
+}
+
+function row(c, k, selected, updateBulk) {
+  let sel = null;
+  if (c.can.write) {
+    const cb = h('input', { type: 'checkbox', value: k.id, 'aria-label': `Select ${k.name}`, checked: selected.has(k.id) });
+    cb.addEventListener('change', () => { if (cb.checked) selected.add(k.id); else selected.delete(k.id); updateBulk(); });
+    sel = h('td', { class: 'sel' }, cb);
+  }
+  return h('tr', { 'data-key': k.id },
+    sel,
+    h('td', { 'data-label': 'Name' }, h('a', { href: `#/keys/${encodeURIComponent(k.id)}`, class: 'key-name' }, k.name)),
+    h('td', { 'data-label': 'Owner' }, k.owner || '—'),
+    h('td', { 'data-label': 'Scopes' }, scopeList(k.scopes)),
+    h('td', { 'data-label': 'Status' }, status(k.status)),
+    h('td', { 'data-label': 'Created' }, timeEl(k.created_at)),
+    h('td', { 'data-label': 'Expires' }, timeEl(k.expires_at)),
+    h('td', { 'data-label': 'Last used' }, lastUsed(k)));
+}
+
+async function bulkDelete(c, items, selected, box, reload) {
+  const ids = [...selected];
+  const names = items.filter((k) => selected.has(k.id)).map((k) => k.name);
+  const ok = await dialog(`Delete ${ids.length} key${ids.length === 1 ? '' : 's'}?`,
+    h('div', null, h('p', null, 'These keys stop working at once and are removed; their audit trail stays.'),
+      h('ul', { class: 'names' }, names.map((n) => h('li', null, n)))),
+    [{ label: 'Cancel', value: null, class: 'secondary' }, { label: 'Delete', value: true, class: 'danger' }]);
+  if (!ok) return;
+  try {
+    const out = await api('POST', '/v1/keys/batch-delete', { ids });
+    const parts = [`Deleted ${out.deleted.length}.`];
+    if (out.not_found.length) parts.push(`${out.not_found.length} not found.`);
+    if (out.forbidden.length) parts.push(`${out.forbidden.length} not allowed (code forbidden).`);
+    c.flash(parts.join(' '));
+    await reload();
+  } catch (err) { failed(c, box, err); }
+}
+
+/** parseList splits a comma-, space- or newline-separated list. */
+export function parseList(s) {
+  return s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+}
+
+/** scopePicker offers the built-in actions as checkboxes plus free text. */
+export function scopePicker(initial) {
+  const chosen = new Set(initial || []);
+  const boxes = BUILTIN.map((s) => {
+    const cb = h('input', { type: 'checkbox', value: s, id: `scope-${s.replace(':', '-')}`, checked: chosen.has(s) });
+    return h('div', { class: 'check' }, cb, h('label', { for: cb.id }, h('code', null, s)));
+  });
+  const other = h('textarea', { id: 'scope-other', rows: 2, spellcheck: 'false' }, (initial || []).filter((s) => !BUILTIN.includes(s)).join('\n'));
+  const el = h('fieldset', { class: 'scope-picker' }, h('legend', null, 'Scopes'),
+    h('div', { class: 'checks' }, boxes),
+    field('Other scopes', other, 'One per line or comma-separated, e.g. orders:read or keys:read@owner:alice.'));
+  return {
+    el,
+    value: () => [...el.querySelectorAll('input[type=checkbox]:checked')].map((cb) => cb.value).concat(parseList(other.value)),
+  };
+}
+
+/** createPage is the create form, then the one-time secret. */
+export async function createPage(c) {
+  const name = h('input', { id: 'key-name', required: true, maxlength: 128, autocomplete: 'off' });
+  const description = h('textarea', { id: 'key-description', rows: 2 });
+  const owner = h('input', { id: 'key-owner', autocomplete: 'off', value: c.who.auth === 'root' ? '' : (c.who.owner || '') });
+  const scopes = scopePicker([]);
+  const days = h('input', { id: 'key-days', type: 'number', min: 1, max: 3650, value: 90, required: true });
+  const cidrs = h('textarea', { id: 'key-cidrs', rows: 2, spellcheck: 'false' });
+  const box = h('div', { id: 'create-error' });
+  const submit = h('button', { type: 'submit', class: 'primary', id: 'create-submit' }, 'Create key');
+  const page = h('section', { class: 'page' });
+  const form = h('form', { class: 'panel form', 'aria-labelledby': 'create-title' },
+    h('h1', { id: 'create-title' }, 'New key'),
+    field('Name', name, '1 to 128 characters, e.g. github-actions-prod.'),
+    field('Description', description),
+    field('Owner', owner, 'Who the key belongs to, e.g. alice@example.com or team-payments/ci.'),
+    scopes.el,
+    field('Expires in (days)', days, 'Defaults to 90 days.'),
+    field('Allowed CIDRs', cidrs, 'Optional: one per line; empty means from anywhere.'),
+    box,
+    h('div', { class: 'actions' }, submit, h('a', { href: '#/keys', class: 'button secondary' }, 'Cancel')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    submit.disabled = true;
+    replace(box);
+    const body = { name: name.value.trim(), scopes: scopes.value(), expires_in_days: Number(days.value) };
+    if (description.value.trim()) body.description = description.value.trim();
+    if (owner.value.trim()) body.owner = owner.value.trim();
+    const cl = parseList(cidrs.value);
+    if (cl.length) body.allowed_cidrs = cl;
+    try {
+      const k = await api('POST', '/v1/keys', body);
+      replace(page, secretPanel(k, k.secret, 'Key created', () => c.go(`#/keys/${encodeURIComponent(k.id)}`)));
+      k.secret = '';
+      page.querySelector('#copy-secret').focus();
+    } catch (err) {
+      failed(c, box, err);
+      submit.disabled = false;
+    }
+  });
+  if (!c.can.write) return replace(page, h('h1', null, 'New key'), errorBox({ message: 'Your credential cannot create keys (it lacks keys:write).' }));
+  return replace(page, form);
+}
