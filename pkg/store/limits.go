@@ -291,7 +291,7 @@ func windowUpdate(u expression.UpdateBuilder, w *limits.WindowStep) (expression.
 	}
 	u = u.Set(count, count.Plus(expression.Value(w.Cost)))
 	return u, same.And(start.Equal(expression.Value(w.Start))).
-		And(count.LessThanEqual(expression.Value(w.Limit-w.Cost)))
+		And(count.LessThanEqual(expression.Value(w.Limit - w.Cost)))
 }
 
 // hashCondition: the item's current or previous secret is one of hashes.
