@@ -126,6 +126,12 @@ func (c *Counter) writes(due func(*keyCounts) bool, now time.Time) []CountWrite 
 	var out []CountWrite
 	for _, id := range slices.Sorted(maps.Keys(c.keys)) {
 		k := c.keys[id]
+		if len(k.days) == 0 && now.Sub(k.lastWrite) >= FlushEvery {
+			// Forgotten only once its last write is FlushEvery old, so that a use
+			// right after cannot make a second write within FlushEvery.
+			delete(c.keys, id)
+			continue
+		}
 		n := len(out)
 		for _, day := range slices.Sorted(maps.Keys(k.days)) {
 			d := k.days[day]
@@ -161,9 +167,6 @@ func (c *Counter) Written(w CountWrite, now time.Time) {
 		if day < keep && d.written == d.seq {
 			delete(k.days, day)
 		}
-	}
-	if len(k.days) == 0 {
-		delete(c.keys, w.KeyID)
 	}
 }
 
