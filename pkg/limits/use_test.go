@@ -103,7 +103,9 @@ func TestDecide(t *testing.T) {
 		check   func(*limits.Plan) bool
 	}{
 		{"credits", limits.State{Settings: limits.Settings{Remaining: ptr(2)}}, "", time.Time{},
-			func(p *limits.Plan) bool { return p.Credit.Cost == 1 && !p.Credit.Refill && p.Credit.Every == "" && p.Window == nil }},
+			func(p *limits.Plan) bool {
+				return p.Credit.Cost == 1 && !p.Credit.Refill && p.Credit.Every == "" && p.Window == nil
+			}},
 		{"out of credits", limits.State{Settings: limits.Settings{Remaining: ptr(0)}}, limits.CodeUsageExceeded, time.Time{}, nil},
 		{"refill due", limits.State{Settings: limits.Settings{Remaining: ptr(0), Refill: day}, RefilledAt: today - 86400}, "", time.Time{},
 			func(p *limits.Plan) bool { return p.Credit.Refill && p.Credit.Period == today }},
