@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -235,9 +236,24 @@ func TestLimitsWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &useRun{st: store.New(ddb, c.Table, time.Hour), id: c.Key, hash: c.Hash, slots: limits.NewSlots(), now: time.Now}
-	time.Sleep(time.Until(c.Start))
-	out, err := r.run(ctx, c.Workers, c.Uses, c.Pace, c.Until)
+	st := store.New(ddb, c.Table, time.Hour)
+	r := &useRun{st: st, id: c.Key, hash: c.Hash, slots: limits.NewSlots(), now: time.Now}
+	// Ready once connected: the parent then sends when to start, and until when to
+	// run (unix nanoseconds; 0: no end), the same to every worker.
+	if _, err := st.GetKey(ctx, c.Key); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("limits-ready")
+	var start, until int64
+	if _, err := fmt.Scan(&start, &until); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Time{}
+	if until > 0 {
+		end = time.Unix(0, until)
+	}
+	time.Sleep(time.Until(time.Unix(0, start)))
+	out, err := r.run(ctx, c.Workers, c.Uses, c.Pace, end)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,52 +262,81 @@ func TestLimitsWorker(t *testing.T) {
 	fmt.Printf("limits-worker %s\n", b)
 }
 
-// runWorkers runs n worker processes (this test binary again) with config c and sums
-// their tallies.
-func runWorkers(t testing.TB, n int, c workerConfig) tally {
+// runWorkers runs n worker processes (this test binary again) with config c, starts
+// them together once all are ready (at the time schedule picks, which also says
+// until when they run), and sums their tallies.
+func runWorkers(t testing.TB, n int, c workerConfig, schedule func(ready time.Time) (start, until time.Time)) tally {
 	t.Helper()
 	raw, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	type done struct {
-		out []byte
-		err error
+	type worker struct {
+		cmd    *exec.Cmd
+		in     io.WriteCloser
+		out    *bufio.Reader
+		stderr strings.Builder
 	}
-	results := make(chan done, n)
-	for range n {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestLimitsWorker$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), workerEnv+"="+string(raw))
-		go func() {
-			out, err := cmd.CombinedOutput()
-			results <- done{out, err}
-		}()
+	ws := make([]*worker, n)
+	for i := range ws {
+		w := &worker{cmd: exec.Command(os.Args[0], "-test.run=^TestLimitsWorker$", "-test.count=1")}
+		w.cmd.Env = append(os.Environ(), workerEnv+"="+string(raw))
+		w.cmd.Stderr = &w.stderr
+		if w.in, err = w.cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		pipe, err := w.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.out = bufio.NewReader(pipe)
+		if err := w.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = w.cmd.Process.Kill(); _ = w.cmd.Wait() })
+		ws[i] = w
+	}
+	for _, w := range ws {
+		if line, err := w.out.ReadString('\n'); err != nil || line != "limits-ready\n" {
+			t.Fatalf("worker not ready: %q, %v\n%s", line, err, w.stderr.String())
+		}
+	}
+	start, until := schedule(time.Now())
+	var u int64
+	if !until.IsZero() {
+		u = until.UnixNano()
+	}
+	for _, w := range ws {
+		fmt.Fprintf(w.in, "%d %d\n", start.UnixNano(), u)
 	}
 	sum := tally{ByWindow: map[int64]int64{}}
-	for range n {
-		d := <-results
-		if d.err != nil {
-			t.Fatalf("worker: %v\n%s", d.err, d.out)
+	for _, w := range ws {
+		rest, _ := io.ReadAll(w.out)
+		if err := w.cmd.Wait(); err != nil {
+			t.Fatalf("worker: %v\n%s\n%s", err, rest, w.stderr.String())
 		}
-		_, line, ok := strings.Cut(string(d.out), "limits-worker ")
+		_, line, ok := strings.Cut(string(rest), "limits-worker ")
 		if !ok {
-			t.Fatalf("worker printed no tally:\n%s", d.out)
+			t.Fatalf("worker printed no tally:\n%s", rest)
 		}
 		line, _, _ = strings.Cut(line, "\n")
-		var w tally
-		if err := json.Unmarshal([]byte(line), &w); err != nil {
+		var wt tally
+		if err := json.Unmarshal([]byte(line), &wt); err != nil {
 			t.Fatalf("worker tally %q: %v", line, err)
 		}
-		sum.Accepted += w.Accepted
-		sum.Refused += w.Refused
-		sum.Lost += w.Lost
-		sum.Retries += w.Retries
-		for k, v := range w.ByWindow {
+		sum.Accepted += wt.Accepted
+		sum.Refused += wt.Refused
+		sum.Lost += wt.Lost
+		sum.Retries += wt.Retries
+		for k, v := range wt.ByWindow {
 			sum.ByWindow[k] += v
 		}
 	}
 	return sum
 }
+
+// now starts workers at once and runs them until they are done.
+func now(ready time.Time) (time.Time, time.Time) { return ready, time.Time{} }
 
 func newLimitsStore(t testing.TB, loss float64) (*testenv.Env, *store.Dynamo, *lossyTransport) {
 	t.Helper()
@@ -338,8 +383,7 @@ func TestUseKeyCreditsExactAcrossProcesses(t *testing.T) {
 	hash := newLimitedKey(t, st, "credits-procs", credits(R))
 	got := runWorkers(t, procs, workerConfig{
 		Table: env.Table, Key: "credits-procs", Hash: hash, Workers: workers, Uses: uses, Loss: 0.2,
-		Start: time.Now().Add(2 * time.Second),
-	})
+	}, now)
 	if got.Accepted != R || got.Refused != procs*workers*uses-R {
 		t.Errorf("accepted %d, refused %d; want %d and %d", got.Accepted, got.Refused, R, procs*workers*uses-R)
 	}

@@ -1,0 +1,112 @@
+package store_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/pkg/limits"
+	"github.com/keyward/keyward/pkg/store"
+	"github.com/keyward/keyward/pkg/testenv"
+)
+
+// windowRun is a rate-limit run: procs worker processes of one goroutine each, each
+// waiting pace between its uses, against a key limited to limit per window of
+// windowSeconds, over windows whole windows (the first window, while the processes
+// start, is not measured).
+type windowRun struct {
+	procs, windows       int
+	limit, windowSeconds int64
+	pace                 time.Duration
+}
+
+// measure runs r and returns the accepted uses of each measured window, in order.
+func (r windowRun) measure(t testing.TB, env *testenv.Env, st *store.Dynamo, id string) []int64 {
+	t.Helper()
+	hash := newLimitedKey(t, st, id, map[string]any{"ratelimit": limits.RateLimit{Limit: r.limit, WindowSeconds: r.windowSeconds}})
+	ws := time.Duration(r.windowSeconds) * time.Second
+	var first time.Time
+	got := runWorkers(t, r.procs, workerConfig{Table: env.Table, Key: id, Hash: hash, Workers: 1, Pace: r.pace},
+		func(ready time.Time) (time.Time, time.Time) {
+			// Start now; measure from the first whole window after one has passed.
+			first = time.Unix(limits.WindowStart(r.windowSeconds, ready)+2*r.windowSeconds, 0)
+			return ready, first.Add(time.Duration(r.windows) * ws)
+		})
+	var per []int64
+	for w := range r.windows {
+		per = append(per, got.ByWindow[first.Unix()+int64(w)*r.windowSeconds])
+	}
+	return per
+}
+
+// TestUseKeyRateLimitAcrossProcesses: 4 processes use a key limited to 40 per 2 s
+// as fast as they can for 4 windows: every window admits exactly its limit, never
+// more (the window is one counter on the key item, raised by conditional updates).
+func TestUseKeyRateLimitAcrossProcesses(t *testing.T) {
+	env, st, _ := newLimitsStore(t, 0)
+	r := windowRun{procs: 4, windows: 4, limit: 40, windowSeconds: 2, pace: 5 * time.Millisecond}
+	per := r.measure(t, env, st, "window-procs")
+	for i, n := range per {
+		if n != r.limit {
+			t.Errorf("window %d admitted %d, limit %d (all windows: %v)", i, n, r.limit, per)
+		}
+	}
+}
+
+// BenchmarkLimitsFigures is make bench's figures for usage limits, against DynamoDB
+// Local, with worker processes standing in for Lambda instances:
+//   - credits_exact: 16 processes × 500 uses against remaining 5000, with 5% of the
+//     UpdateItem answers lost after the write (the SDK retries them): exactly 5000
+//     accepted, 3000 refused, remaining 0.
+//   - ratelimit_over_admission: 16 processes over 20 windows at a limit of 1,000 per
+//     window, time scaled (KEYWARD_BENCH_WINDOW_SECONDS, default 4, stands for a
+//     minute): the worst window's (allowed − limit) / limit, and how full the
+//     windows were (a window that does not fill proves nothing).
+func BenchmarkLimitsFigures(b *testing.B) {
+	env, st, _ := newLimitsStore(b, 0)
+	const R, procs, uses = 5000, 16, 500
+	hash := newLimitedKey(b, st, "bench-credits", credits(R))
+	c := runWorkers(b, procs, workerConfig{
+		Table: env.Table, Key: "bench-credits", Hash: hash, Workers: 1, Uses: uses, Loss: 0.05,
+	}, now)
+	left := readState(b, st, "bench-credits").Remaining
+	exact := c.Accepted == R && c.Refused == procs*uses-R && left != nil && *left == 0
+	lines := []string{fmt.Sprintf("figure credits_exact = %v (goal true) [%d accepted, %d refused, remaining %d; %d processes x %d uses against %d; %d answers lost and retried]",
+		exact, c.Accepted, c.Refused, *left, procs, uses, R, c.Lost)}
+
+	wsec := int64(4)
+	if v, err := strconv.ParseInt(os.Getenv("KEYWARD_BENCH_WINDOW_SECONDS"), 10, 64); err == nil && v > 0 {
+		wsec = v
+	}
+	r := windowRun{procs: 16, windows: 20, limit: 1000, windowSeconds: wsec, pace: 20 * time.Millisecond}
+	per := r.measure(b, env, st, "bench-window")
+	worst, fill := 0.0, 100.0
+	for _, n := range per {
+		worst = max(worst, float64(n-r.limit)/float64(r.limit)*100)
+		fill = min(fill, float64(n)/float64(r.limit)*100)
+	}
+	lines = append(lines,
+		fmt.Sprintf("figure ratelimit_over_admission = %.2f %% (goal <= 2) [worst of %d windows of %d s at limit %d, %d processes; allowed per window min %d, max %d]",
+			worst, r.windows, wsec, r.limit, r.procs, slices.Min(per), slices.Max(per)),
+		fmt.Sprintf("figure ratelimit_window_fill = %.1f %% [the least full window, of its limit]", fill))
+	out := strings.Join(lines, "\n") + "\n"
+	fmt.Print(out)
+	// make bench prints every .local/bench/*.txt last.
+	if dir := filepath.Join("..", "..", ".local", "bench"); isDir(dir) {
+		if err := os.WriteFile(filepath.Join(dir, "limits.txt"), []byte(out), 0o644); err != nil {
+			b.Error(err)
+		}
+	}
+	for b.Loop() {
+	}
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
