@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -307,3 +308,93 @@ func hashCondition(hashes [][]byte) expression.ConditionBuilder {
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+// Usage counts (package limits' Counter): one item per key, UTC day and writer,
+//
+//	usage  pk=KEY#<id>  sk=USAGE#<day>#<writer>  accepted, refused (code → n), seq, ttl
+//
+// each holding the writer's whole count for that key and day. A day is the sum of its
+// items. A write replaces its item only with a higher seq, so repeating a write, or
+// one arriving after a newer one, changes nothing.
+const usageSK = "USAGE#"
+
+// UsageRetention is how long a day's usage counts are kept (DynamoDB TTL).
+const UsageRetention = 100 * 24 * time.Hour
+
+// PutUsageCount stores one writer's count of a key on a day (see limits.CountWrite).
+// A write with a seq not above the stored one is a no-op, not an error.
+func (d *Dynamo) PutUsageCount(ctx context.Context, w limits.CountWrite) error {
+	day, err := time.Parse(time.DateOnly, w.Day)
+	if err != nil {
+		return fmt.Errorf("usage count of %s: bad day %q", w.KeyID, w.Day)
+	}
+	refused := w.Tally.Refused
+	if refused == nil {
+		refused = map[string]int64{}
+	}
+	item, err := attributevalue.MarshalMap(map[string]any{
+		"pk": KeyPK(w.KeyID), "sk": usageSK + w.Day + "#" + w.Instance,
+		"accepted": w.Tally.Accepted, "refused": refused, "seq": w.Seq,
+		"ttl": day.Add(UsageRetention).Unix(),
+	})
+	if err != nil {
+		return fmt.Errorf("marshal usage count: %w", err)
+	}
+	expr, err := expression.NewBuilder().WithCondition(expression.Or(
+		expression.AttributeNotExists(expression.Name("pk")),
+		expression.Name("seq").LessThan(expression.Value(w.Seq)))).Build()
+	if err != nil {
+		return fmt.Errorf("build usage count: %w", err)
+	}
+	_, err = d.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &d.table, Item: item, ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("put usage count of %s: %w", w.KeyID, err)
+	}
+	return nil
+}
+
+// UsageByDay returns key id's counts for each UTC day from..to (2006-01-02, both
+// included) that has any, summed over writers.
+func (d *Dynamo) UsageByDay(ctx context.Context, id, from, to string) (map[string]limits.Tally, error) {
+	// '~' sorts after '#' and every character of a writer, so the range ends after
+	// every item of day to.
+	kc := expression.Key("pk").Equal(expression.Value(KeyPK(id))).
+		And(expression.Key("sk").Between(expression.Value(usageSK+from), expression.Value(usageSK+to+"~")))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build usage query: %w", err)
+	}
+	out := map[string]limits.Tally{}
+	p := dynamodb.NewQueryPaginator(d.db, &dynamodb.QueryInput{
+		TableName: &d.table, KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query usage of %s: %w", id, err)
+		}
+		for _, item := range page.Items {
+			var u struct {
+				SK string `dynamodbav:"sk"`
+				limits.Tally
+			}
+			if err := attributevalue.UnmarshalMap(item, &u); err != nil {
+				return nil, fmt.Errorf("unmarshal usage of %s: %w", id, err)
+			}
+			day := strings.TrimPrefix(u.SK, usageSK)
+			if len(day) < len(time.DateOnly) {
+				continue // not an item this store writes
+			}
+			day = day[:len(time.DateOnly)]
+			t := out[day]
+			t.Add(u.Tally)
+			out[day] = t
+		}
+	}
+	return out, nil
+}

@@ -136,6 +136,9 @@ type useRun struct {
 	slots   *limits.Slots
 	now     func() time.Time
 	retries atomic.Int64
+	// obey: after RATE_LIMITED, wait until the window ends, as a client honouring
+	// Retry-After does.
+	obey bool
 }
 
 // use makes one use and answers its result (nil only if every attempt failed).
@@ -191,6 +194,11 @@ func (r *useRun) run(ctx context.Context, workers, uses int, pace time.Duration,
 					out.ByWindow[res.State.WindowStart]++
 				case res.Refused != "":
 					out.Refused++
+					if r.obey && res.Refused == limits.CodeRateLimited {
+						mu.Unlock()
+						time.Sleep(time.Until(res.RetryAfter))
+						mu.Lock()
+					}
 				default:
 					mu.Unlock()
 					errs <- fmt.Errorf("use neither counted nor refused: %+v", res)
@@ -214,7 +222,8 @@ type workerConfig struct {
 	Workers, Uses int
 	Loss          float64
 	Pace          time.Duration
-	Start, Until  time.Time
+	// RetryAfter: callers wait for the window's end once refused.
+	RetryAfter bool
 }
 
 const workerEnv = "KEYWARD_LIMITS_WORKER"
@@ -237,7 +246,7 @@ func TestLimitsWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := store.New(ddb, c.Table, time.Hour)
-	r := &useRun{st: st, id: c.Key, hash: c.Hash, slots: limits.NewSlots(), now: time.Now}
+	r := &useRun{st: st, id: c.Key, hash: c.Hash, slots: limits.NewSlots(), now: time.Now, obey: c.RetryAfter}
 	// Ready once connected: the parent then sends when to start, and until when to
 	// run (unix nanoseconds; 0: no end), the same to every worker.
 	if _, err := st.GetKey(ctx, c.Key); err != nil {
@@ -607,4 +616,10 @@ func TestUseKeyMarksBounded(t *testing.T) {
 	if m := readState(t, st, "marks").Marks; len(m) != 1 || m["new.1"] == "" {
 		t.Errorf("marks after the old callers left: %v", m)
 	}
+}
+
+func storeFor(env *testenv.Env) *store.Dynamo { return store.New(env.DDB, env.Table, time.Hour) }
+
+func storeOn(env *testenv.Env, db store.API) *store.Dynamo {
+	return store.New(db, env.Table, time.Hour)
 }
