@@ -232,21 +232,27 @@ func useExpression(p *limits.Plan, hashes [][]byte) (expression.Expression, erro
 	if len(hashes) > 0 {
 		c = c.And(hashCondition(hashes))
 	}
+	u, c = markUpdate(u, c, p)
+	return expression.NewBuilder().WithUpdate(u).WithCondition(c).Build()
+}
+
+// markUpdate adds plan p's mark, and the removal of the stale marks it names, to u
+// and c: marks.<slot> = mark on condition that it is not the mark already, each
+// stale mark removed on condition that it is still as read.
+func markUpdate(u expression.UpdateBuilder, c expression.ConditionBuilder, p *limits.Plan) (expression.UpdateBuilder, expression.ConditionBuilder) {
 	marks := expression.Name(AttrUseMarks)
 	if p.NewMarks {
-		u = u.Set(marks, expression.Value(map[string]string{p.Slot: p.Mark}))
-		c = c.And(absent(marks))
-	} else {
-		own := marks.AppendName(expression.NameNoDotSplit(p.Slot))
-		u = u.Set(own, expression.Value(p.Mark))
-		c = c.And(expression.Or(expression.AttributeNotExists(own), own.NotEqual(expression.Value(p.Mark))))
-		for _, slot := range sortedKeys(p.Prune) {
-			old := marks.AppendName(expression.NameNoDotSplit(slot))
-			u = u.Remove(old)
-			c = c.And(old.Equal(expression.Value(p.Prune[slot])))
-		}
+		return u.Set(marks, expression.Value(map[string]string{p.Slot: p.Mark})), c.And(absent(marks))
 	}
-	return expression.NewBuilder().WithUpdate(u).WithCondition(c).Build()
+	own := marks.AppendName(expression.NameNoDotSplit(p.Slot))
+	u = u.Set(own, expression.Value(p.Mark))
+	c = c.And(expression.Or(expression.AttributeNotExists(own), own.NotEqual(expression.Value(p.Mark))))
+	for _, slot := range sortedKeys(p.Prune) {
+		old := marks.AppendName(expression.NameNoDotSplit(slot))
+		u = u.Remove(old)
+		c = c.And(old.Equal(expression.Value(p.Prune[slot])))
+	}
+	return u, c
 }
 
 // absent is the condition that attribute n is absent or NULL.
