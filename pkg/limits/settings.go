@@ -143,3 +143,14 @@ func WindowStart(windowSeconds int64, now time.Time) int64 {
 	s := now.Unix()
 	return s - s%windowSeconds
 }
+
+// RefilledAtOnSet is the refilled_at a management write stores when it sets a
+// key's refill or remaining at now: the current period counts as refilled, so the
+// remaining just set stands until the next period's refill (without it, the first
+// use would refill at once and override the value set).
+func RefilledAtOnSet(r *Refill, now time.Time) int64 {
+	if r == nil {
+		return 0
+	}
+	return PeriodStart(r.Every, now).Unix()
+}

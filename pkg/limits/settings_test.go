@@ -93,3 +93,21 @@ func TestPeriodsAndWindows(t *testing.T) {
 		t.Errorf("window: %d", got)
 	}
 }
+
+// TestRefilledAtOnSet: a key given remaining 100 and a monthly refill of 1000 keeps
+// its 100 for the rest of the month, and is refilled by its first use of the next.
+func TestRefilledAtOnSet(t *testing.T) {
+	now := time.Date(2026, 12, 10, 8, 0, 0, 0, time.UTC)
+	r := &limits.Refill{Amount: 1000, Every: limits.EveryMonth}
+	s := &limits.State{Settings: limits.Settings{Remaining: ptr(100), Refill: r}, RefilledAt: limits.RefilledAtOnSet(r, now)}
+	u := limits.Use{Cost: 1, Slot: "a", ID: "1", At: now}
+	if d := limits.Decide(s, u, now.Add(time.Hour)); d.Plan == nil || d.Plan.Credit.Refill {
+		t.Errorf("refilled within the month it was set: %+v", d)
+	}
+	if d := limits.Decide(s, u, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)); d.Plan == nil || !d.Plan.Credit.Refill {
+		t.Errorf("not refilled next month: %+v", d)
+	}
+	if limits.RefilledAtOnSet(nil, now) != 0 {
+		t.Error("no refill, yet a refill time")
+	}
+}

@@ -113,22 +113,15 @@ func (d *Dynamo) UseKey(ctx context.Context, in UseInput) (*UseResult, error) {
 			}
 			fresh = true
 		}
-		if fresh && !secretMatches(key, in.Hashes) {
-			return &UseResult{Key: key, State: state, SecretMismatch: true}, nil
+		res, plan, reread := settle(key, state, fresh, in)
+		if res != nil {
+			return res, nil
 		}
-		dec := limits.Decide(state, in.Use, in.Now)
-		switch {
-		case dec.Counted && fresh:
-			return &UseResult{Key: key, State: state, Counted: true}, nil
-		case (dec.Refused != "" || !state.Limited() || dec.Counted) && !fresh:
-			state = nil // a hint's refusal, or no limit, is confirmed by a read
+		if reread {
+			state = nil
 			continue
-		case dec.Refused != "":
-			return &UseResult{Key: key, State: state, Refused: dec.Refused, RetryAfter: dec.RetryAfter}, nil
-		case !state.Limited():
-			return &UseResult{Key: key, State: state, NotLimited: true}, nil
 		}
-		item, ok, err := d.applyUse(ctx, in, dec.Plan)
+		item, ok, err := d.applyUse(ctx, in, plan)
 		if err != nil {
 			return nil, err
 		}
@@ -144,6 +137,27 @@ func (d *Dynamo) UseKey(ctx context.Context, in UseInput) (*UseResult, error) {
 		fresh = true // the failed condition returned the item as it is now
 	}
 	return nil, fmt.Errorf("use key %s: %w", in.ID, ErrConflict)
+}
+
+// settle is what UseKey does next with key and state (fresh: read in this call):
+// answer res, or write plan, or read the key again (reread) because a hint alone
+// cannot settle a refusal, a key without limits or a use seen as counted.
+func settle(key *Key, state *limits.State, fresh bool, in UseInput) (res *UseResult, plan *limits.Plan, reread bool) {
+	if fresh && !secretMatches(key, in.Hashes) {
+		return &UseResult{Key: key, State: state, SecretMismatch: true}, nil, false
+	}
+	dec := limits.Decide(state, in.Use, in.Now)
+	switch {
+	case !fresh && (dec.Counted || dec.Refused != "" || !state.Limited()):
+		return nil, nil, true
+	case dec.Counted:
+		return &UseResult{Key: key, State: state, Counted: true}, nil, false
+	case dec.Refused != "":
+		return &UseResult{Key: key, State: state, Refused: dec.Refused, RetryAfter: dec.RetryAfter}, nil, false
+	case !state.Limited():
+		return &UseResult{Key: key, State: state, NotLimited: true}, nil, false
+	}
+	return nil, dec.Plan, false
 }
 
 // readLimits reads key id consistently, with its limits.
