@@ -45,16 +45,21 @@ func (r windowRun) measure(t testing.TB, env *testenv.Env, st *store.Dynamo, id 
 }
 
 // TestUseKeyRateLimitAcrossProcesses: 4 processes use a key limited to 40 per 2 s
-// as fast as they can for 4 windows: every window admits exactly its limit, never
-// more (the window is one counter on the key item, raised by conditional updates).
+// as fast as they can for 4 windows: no window admits more than its limit (the
+// window is one counter on the key item, raised by conditional updates), and the
+// windows did fill (a window the callers could not fill, on a stalled machine,
+// proves nothing, so one full window is required, not all).
 func TestUseKeyRateLimitAcrossProcesses(t *testing.T) {
 	env, st, _ := newLimitsStore(t, 0)
 	r := windowRun{procs: 4, windows: 4, limit: 40, windowSeconds: 2, pace: 5 * time.Millisecond}
 	per := r.measure(t, env, st, "window-procs")
 	for i, n := range per {
-		if n != r.limit {
+		if n > r.limit {
 			t.Errorf("window %d admitted %d, limit %d (all windows: %v)", i, n, r.limit, per)
 		}
+	}
+	if slices.Max(per) != r.limit {
+		t.Errorf("no window filled: %v, limit %d", per, r.limit)
 	}
 }
 
@@ -86,15 +91,18 @@ func BenchmarkLimitsFigures(b *testing.B) {
 	}
 	r := windowRun{procs: 16, windows: 20, limit: 1000, windowSeconds: wsec}
 	per := r.measure(b, env, st, "bench-window")
-	worst, fill := 0.0, 100.0
+	worst, fill, full := 0.0, 100.0, 0
 	for _, n := range per {
 		worst = max(worst, float64(n-r.limit)/float64(r.limit)*100)
 		fill = min(fill, float64(n)/float64(r.limit)*100)
+		if n >= r.limit {
+			full++
+		}
 	}
 	lines = append(lines,
 		fmt.Sprintf("figure ratelimit_over_admission = %.2f %% (goal <= 2) [worst of %d windows of %d s at limit %d, %d processes; allowed per window min %d, max %d]",
 			worst, r.windows, wsec, r.limit, r.procs, slices.Min(per), slices.Max(per)),
-		fmt.Sprintf("figure ratelimit_window_fill = %.1f %% [the least full window, of its limit]", fill))
+		fmt.Sprintf("figure ratelimit_window_fill = %.1f %% [the least full window, of its limit; %d of %d windows reached the limit]", fill, full, r.windows))
 	out := strings.Join(lines, "\n") + "\n"
 	fmt.Print(out)
 	// make bench prints every .local/bench/*.txt last.

@@ -557,7 +557,7 @@ func TestUseKeyWrongSecret(t *testing.T) {
 func TestUseKeyNotLimited(t *testing.T) {
 	env, st, _ := newLimitsStore(t, 0)
 	hash := newLimitedKey(t, st, "free", nil)
-	db := &testenv.CountingDB{API: env.DDB}
+	db := &testenv.CountingDB{API: st.DB()}
 	cst := store.New(db, env.Table, time.Hour)
 	u := limits.Use{Cost: 1, Slot: "s.1", ID: limits.RandomID(), At: limitsNow}
 	res, err := cst.UseKey(context.Background(), store.UseInput{ID: "free", Use: u, Hashes: [][]byte{hash}, Now: limitsNow})
@@ -574,7 +574,7 @@ func TestUseKeyNotLimited(t *testing.T) {
 func TestUseKeyOneRoundTrip(t *testing.T) {
 	env, st, _ := newLimitsStore(t, 0)
 	hash := newLimitedKey(t, st, "hot", map[string]any{store.AttrRemaining: 100, store.AttrRateLimit: limits.RateLimit{Limit: 100, WindowSeconds: 60}})
-	db := &testenv.CountingDB{API: env.DDB}
+	db := &testenv.CountingDB{API: st.DB()}
 	cst := store.New(db, env.Table, time.Hour)
 	var hint *limits.State
 	for i := range 5 {
@@ -617,8 +617,6 @@ func TestUseKeyMarksBounded(t *testing.T) {
 		t.Errorf("marks after the old callers left: %v", m)
 	}
 }
-
-func storeFor(env *testenv.Env) *store.Dynamo { return store.New(env.DDB, env.Table, time.Hour) }
 
 func storeOn(env *testenv.Env, db store.API) *store.Dynamo {
 	return store.New(db, env.Table, time.Hour)

@@ -14,8 +14,7 @@ import (
 // repeated write changes nothing; a day sums its writers; days outside the range,
 // and other keys, are left out.
 func TestUsageCounts(t *testing.T) {
-	env := testenv.New(t)
-	st := storeFor(env)
+	_, st, _ := newLimitsStore(t, 0)
 	ctx := context.Background()
 	put := func(key, day, writer string, seq, accepted int64, refused map[string]int64) {
 		t.Helper()
@@ -50,8 +49,8 @@ func TestUsageCounts(t *testing.T) {
 // the table gets at most one write per key per minute, and the stored days hold
 // exactly the uses made, the last ones from the flush at shutdown.
 func TestUsageFlushWritesPerMinute(t *testing.T) {
-	env := testenv.New(t)
-	db := &testenv.CountingDB{API: env.DDB}
+	env, plain, _ := newLimitsStore(t, 0)
+	db := &testenv.CountingDB{API: plain.DB()}
 	st := storeOn(env, db)
 	ctx := context.Background()
 	c := limits.NewCounter(limits.RandomID())
