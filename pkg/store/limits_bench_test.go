@@ -1,12 +1,14 @@
 package store_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,6 +75,9 @@ func TestUseKeyRateLimitAcrossProcesses(t *testing.T) {
 //     minute), callers honouring Retry-After: the worst window's (allowed − limit) /
 //     limit, and how full the windows were (a window that does not fill proves
 //     nothing; on a machine too slow to fill 1,000 uses in 8 s, raise the window).
+//   - usage_count_writes_per_key_minute: a 65 s sustained loop of uses of 3 keys,
+//     counted by one instance's Counter and flushed after every use: the most table
+//     writes of one key within any 60 s.
 func BenchmarkLimitsFigures(b *testing.B) {
 	env, st, _ := newLimitsStore(b, 0)
 	const R, procs, uses = 5000, 16, 500
@@ -103,6 +108,7 @@ func BenchmarkLimitsFigures(b *testing.B) {
 		fmt.Sprintf("figure ratelimit_over_admission = %.2f %% (goal <= 2) [worst of %d windows of %d s at limit %d, %d processes; allowed per window min %d, max %d]",
 			worst, r.windows, wsec, r.limit, r.procs, slices.Min(per), slices.Max(per)),
 		fmt.Sprintf("figure ratelimit_window_fill = %.1f %% [the least full window, of its limit; %d of %d windows reached the limit]", fill, full, r.windows))
+	lines = append(lines, usageWritesFigure(b, st))
 	out := strings.Join(lines, "\n") + "\n"
 	fmt.Print(out)
 	// make bench prints every .local/bench/*.txt last.
@@ -118,4 +124,46 @@ func BenchmarkLimitsFigures(b *testing.B) {
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
+}
+
+// countingCounts counts PutUsageCount calls per key, with their times.
+type countingCounts struct {
+	limits.CountStore
+	mu    sync.Mutex
+	times map[string][]time.Time
+}
+
+func (c *countingCounts) PutUsageCount(ctx context.Context, w limits.CountWrite) error {
+	c.mu.Lock()
+	c.times[w.KeyID] = append(c.times[w.KeyID], time.Now())
+	c.mu.Unlock()
+	return c.CountStore.PutUsageCount(ctx, w)
+}
+
+func usageWritesFigure(b *testing.B, st *store.Dynamo) string {
+	ctx := context.Background()
+	cs := &countingCounts{CountStore: st, times: map[string][]time.Time{}}
+	c := limits.NewCounter(limits.RandomID())
+	start := time.Now()
+	uses := 0
+	for time.Since(start) < 65*time.Second {
+		now := time.Now()
+		c.Record(fmt.Sprint("usage-key-", uses%3), now, limits.CodeValid)
+		uses++
+		if err := limits.Flush(ctx, c, cs, now, false); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	worst := 0
+	for _, ts := range cs.times {
+		for i := range ts {
+			n := 0
+			for j := i; j < len(ts) && ts[j].Sub(ts[i]) < time.Minute; j++ {
+				n++
+			}
+			worst = max(worst, n)
+		}
+	}
+	return fmt.Sprintf("figure usage_count_writes_per_key_minute = %d (goal <= 1) [%d uses of 3 keys over 65 s, one instance, flushed after every use]", worst, uses)
 }
