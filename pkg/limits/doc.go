@@ -33,7 +33,10 @@
 //     over-admission per window is zero, not an estimate.
 //   - Windows are as exact as the instances' clocks: an instance whose clock is
 //     behind counts into the newer window it finds stored, never reopens an old one;
-//     one whose clock is ahead opens the next window early, by its skew.
+//     one whose clock is ahead opens the next window early, by its skew, and the
+//     others then count into that window until it ends. So a window is never
+//     counted twice, and clock skew (milliseconds, for NTP-synced Lambda hosts) only
+//     moves window boundaries.
 //   - Like every fixed window, a burst straddling a boundary can see up to twice the
 //     limit within one window's length (limit at the end of one window, limit at the
 //     start of the next). That is the cost of one counter and one write per use; a

@@ -256,7 +256,9 @@ func useExpression(p *limits.Plan, hashes [][]byte) (expression.Expression, erro
 func markUpdate(u expression.UpdateBuilder, c expression.ConditionBuilder, p *limits.Plan) (expression.UpdateBuilder, expression.ConditionBuilder) {
 	marks := expression.Name(AttrUseMarks)
 	if p.NewMarks {
-		return u.Set(marks, expression.Value(map[string]string{p.Slot: p.Mark})), c.And(absent(marks))
+		// No map yet (or an empty one, which decodes as none): the use creates it.
+		none := expression.Or(absent(marks), marks.Size().Equal(expression.Value(0)))
+		return u.Set(marks, expression.Value(map[string]string{p.Slot: p.Mark})), c.And(none)
 	}
 	own := marks.AppendName(expression.NameNoDotSplit(p.Slot))
 	u = u.Set(own, expression.Value(p.Mark))

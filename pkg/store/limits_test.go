@@ -621,3 +621,17 @@ func TestUseKeyMarksBounded(t *testing.T) {
 func storeOn(env *testenv.Env, db store.API) *store.Dynamo {
 	return store.New(db, env.Table, time.Hour)
 }
+
+// TestUseKeyEmptyMarks: an item whose marks map is empty (it decodes as no map)
+// still counts a use, once.
+func TestUseKeyEmptyMarks(t *testing.T) {
+	_, st, _ := newLimitsStore(t, 0)
+	hash := newLimitedKey(t, st, "empty-marks", map[string]any{store.AttrRemaining: 3, store.AttrUseMarks: map[string]string{}})
+	u := limits.Use{Cost: 1, Slot: "s.1", ID: limits.RandomID(), At: limitsNow}
+	for range 2 {
+		res, err := st.UseKey(context.Background(), store.UseInput{ID: "empty-marks", Use: u, Hashes: [][]byte{hash}, Now: limitsNow})
+		if err != nil || !res.Counted || *res.State.Remaining != 2 {
+			t.Fatalf("%+v, %v", res, err)
+		}
+	}
+}
