@@ -35,12 +35,15 @@ import (
 type lossyTransport struct {
 	base http.RoundTripper
 	p    float64
-	lost atomic.Int64
+	// armed: answers are lost only once the test's setup is done (a setup write
+	// whose three attempts all lost their answer would fail the test for nothing).
+	armed atomic.Bool
+	lost  atomic.Int64
 }
 
 func (l *lossyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := l.base.RoundTrip(req)
-	if err != nil || !strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".UpdateItem") || rand.Float64() >= l.p {
+	if err != nil || !l.armed.Load() || !strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".UpdateItem") || rand.Float64() >= l.p {
 		return resp, err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
@@ -261,6 +264,7 @@ func TestLimitsWorker(t *testing.T) {
 	if until > 0 {
 		end = time.Unix(0, until)
 	}
+	lt.armed.Store(true)
 	time.Sleep(time.Until(time.Unix(0, start)))
 	out, err := r.run(ctx, c.Workers, c.Uses, c.Pace, end)
 	if err != nil {
@@ -367,6 +371,7 @@ func TestUseKeyCreditsExact(t *testing.T) {
 	_, st, lt := newLimitsStore(t, 0.2)
 	const R, workers, uses = 150, 6, 40
 	hash := newLimitedKey(t, st, "credits", credits(R))
+	lt.armed.Store(true)
 	r := &useRun{st: st, id: "credits", hash: hash, slots: limits.NewSlots(), now: time.Now}
 	got, err := r.run(context.Background(), workers, uses, 0, time.Time{})
 	if err != nil {
@@ -469,8 +474,9 @@ func TestUseKeyRefillIsLazy(t *testing.T) {
 // 5 per minute: exactly 5 are counted, the others refused until the window's end,
 // after which the next window counts afresh. Refused uses count in no window.
 func TestUseKeyRateLimitWindow(t *testing.T) {
-	_, st, _ := newLimitsStore(t, 0.2)
+	_, st, lt := newLimitsStore(t, 0.2)
 	hash := newLimitedKey(t, st, "window", map[string]any{store.AttrRateLimit: limits.RateLimit{Limit: 5, WindowSeconds: 60}})
+	lt.armed.Store(true)
 	now := limitsNow.Add(10 * time.Second)
 	r := &useRun{st: st, id: "window", hash: hash, slots: limits.NewSlots(), now: func() time.Time { return now }}
 	got, err := r.run(context.Background(), 8, 3, 0, time.Time{})

@@ -19,6 +19,7 @@ func TestUseOwner(t *testing.T) {
 	if err := st.PutOwnerLimits(ctx, owner, limits.OwnerLimits{RateLimit: &limits.RateLimit{Limit: 7, WindowSeconds: 60}}); err != nil {
 		t.Fatal(err)
 	}
+	lt.armed.Store(true)
 	slots := limits.NewSlots()
 	var accepted, refused atomic.Int64
 	var wg sync.WaitGroup
@@ -61,6 +62,7 @@ func TestUseOwner(t *testing.T) {
 	if s, err := st.OwnerLimits(ctx, owner); err != nil || s.WindowCount != 7 {
 		t.Errorf("stored window %+v, %v", s, err)
 	}
+	lt.armed.Store(false)
 	if err := st.PutOwnerLimits(ctx, owner, limits.OwnerLimits{}); err != nil {
 		t.Fatal(err)
 	}
