@@ -36,6 +36,11 @@
 //	    LockPair)
 //	route table      pk=CONFIG  sk=ROUTES
 //	    routes: pattern → scope (GetRoutes, PutRoutes; package routeconfig)
+//	usage count      pk=KEY#<id>  sk=USAGE#<day>#<writer>
+//	    accepted refused (code → n) seq; ttl=<day + 100 days> (PutUsageCount, read by
+//	    UsageByDay): one instance's whole count of a day, replaced only by a higher seq
+//	owner limits     pk=OWNER#<owner>  sk=LIMITS
+//	    ratelimit rl_window rl_count use_marks (PutOwnerLimits, OwnerLimits, UseOwner)
 //
 // Indexes, all projecting every attribute: gsi1 (gsi1pk, lsk), gsi2 (gsi2pk, lsk),
 // gsi3 (gsi3pk, gsi3sk), gsi4 (gsi4pk, gsi4sk), due (due_pk, due_at; sparse). The

@@ -23,6 +23,8 @@ var ItemKinds = []ItemKind{
 	{Name: "refresh family", PK: "RT#<family>", SK: familySK},
 	{Name: "lockout counter", PK: "LOCKOUT#<key id>#<ip>", SK: lockoutSK},
 	{Name: "route table", PK: RoutesPK, SK: routesSK},
+	{Name: "usage count", PK: "KEY#<id>", SK: usageSK + "<day>#<writer>"},
+	{Name: "owner limits", PK: "OWNER#<owner>", SK: ownerLimitsSK},
 }
 
 var placeholder = regexp.MustCompile(`<[^>]+>`)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/keyward/keyward/pkg/limits"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/testenv"
 )
@@ -184,6 +185,9 @@ func writeEveryKind(t *testing.T, st *store.Dynamo) {
 		t.Fatalf("lock pair = %v, %v", won, err)
 	}
 	must("put routes", st.PutRoutes(ctx, map[string]string{"GET /a": "a:read"}))
+	must("put usage count", st.PutUsageCount(ctx, limits.CountWrite{KeyID: k.ID, Day: "2026-12-01", Instance: "i1", Seq: 1,
+		Tally: limits.Tally{Accepted: 3, Refused: map[string]int64{"RATE_LIMITED": 1}}}))
+	must("put owner limits", st.PutOwnerLimits(ctx, "team-a", limits.OwnerLimits{RateLimit: &limits.RateLimit{Limit: 10, WindowSeconds: 60}}))
 	must("delete key", st.DeleteKey(ctx, k.ID, k.Version, ev(store.EventKeyDeleted)))
 }
 
