@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,8 +217,18 @@ func TestDeadlineStopAndResume(t *testing.T) {
 	}
 	w.cfg.Concurrency = 2
 	s := w.sweeper(0, nil)
-	sweeper.SetBeforeItem(s, func() { time.Sleep(30 * time.Millisecond) })
-	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Margin+300*time.Millisecond)
+	// The deadline comes by progress, not by the wall clock: after ten items the
+	// sweeper's clock reads past it, however slow the machine is.
+	deadline := time.Now().Add(time.Hour)
+	var handled atomic.Int64
+	sweeper.SetBeforeItem(s, func() { handled.Add(1) })
+	s.Clock = func() time.Time {
+		if handled.Load() >= 10 {
+			return deadline
+		}
+		return time.Now()
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	first, err := s.Run(ctx)
 	if err != nil {
