@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -274,39 +272,12 @@ type apiKey struct {
 	Scopes []string `json:"scopes"`
 }
 
-// request sends one API request with credential and decodes a JSON answer into out.
-func request(t testing.TB, method, u, credential, contentType, body string, out any) int {
-	t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if credential != "" {
-		req.Header.Set("Authorization", "Bearer "+credential)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, u, resp.StatusCode, data, err)
-		}
-	}
-	return resp.StatusCode
-}
-
 // createKey creates a key with root through the API.
 func createKey(t testing.TB, s *localStack, name, owner string, scopes ...string) apiKey {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"name": name, "owner": owner, "scopes": scopes})
 	var k apiKey
-	if code := request(t, "POST", s.base+"/v1/keys", s.root, "application/json", string(body), &k); code != 201 {
+	if code := call(t, "POST", s.base+"/v1/keys", s.root, "application/json", string(body), &k); code != 201 {
 		t.Fatalf("create %s: %d", name, code)
 	}
 	return k
@@ -319,7 +290,7 @@ func tokenStatus(t testing.TB, s *localStack, id, secret string) (int, string) {
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	code := request(t, "POST", s.base+"/v1/oauth/token", "", "application/x-www-form-urlencoded", form.Encode(), &tok)
+	code := call(t, "POST", s.base+"/v1/oauth/token", "", "application/x-www-form-urlencoded", form.Encode(), &tok)
 	return code, tok.AccessToken
 }
 

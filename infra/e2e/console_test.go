@@ -199,7 +199,7 @@ func testConsoleLifecycle(t *testing.T, s *localStack, b *tab) {
 	if b.count(fmt.Sprintf(`tr[data-key="%s"]`, id)) != 0 {
 		t.Error("the deleted key is still listed")
 	}
-	if code := request(t, "GET", s.base+"/v1/keys/"+id, s.root, "", "", nil); code != 404 {
+	if code := call(t, "GET", s.base+"/v1/keys/"+id, s.root, "", "", nil); code != 404 {
 		t.Errorf("GET the deleted key: %d, want 404", code)
 	}
 
@@ -284,7 +284,7 @@ func testConsoleBulkDelete(t *testing.T, s *localStack, b *tab) {
 		if i == 2 {
 			want = 200
 		}
-		if code := request(t, "GET", s.base+"/v1/keys/"+k.ID, s.root, "", "", nil); code != want {
+		if code := call(t, "GET", s.base+"/v1/keys/"+k.ID, s.root, "", "", nil); code != want {
 			t.Errorf("%s after bulk delete: %d, want %d", k.Name, code, want)
 		}
 	}
@@ -370,7 +370,7 @@ func testConsoleRefused(t *testing.T, s *localStack, b *tab) {
 	var list struct {
 		Items []apiKey `json:"items"`
 	}
-	request(t, "GET", s.base+"/v1/keys?owner=bob", s.root, "", "", &list)
+	call(t, "GET", s.base+"/v1/keys?owner=bob", s.root, "", "", &list)
 	for _, k := range list.Items {
 		if k.Name == "for-bob" {
 			t.Error("the refused key was created")

@@ -342,7 +342,7 @@ func (s *localStack) hasRoute(key string) bool {
 }
 
 // call sends one request and decodes a JSON answer into out (if not nil).
-func call(t *testing.T, method, u, credential, contentType, body string, out any) int {
+func call(t testing.TB, method, u, credential, contentType, body string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {

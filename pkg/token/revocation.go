@@ -10,23 +10,14 @@ import (
 	"github.com/keyward/keyward/pkg/store"
 )
 
-// revoked is a key item's memory of its revoked access tokens (store.Key's
-// RevokedJTIs, RevokedIAT and TokensNotBefore), all in epoch seconds.
-type revoked struct {
-	jtis      map[string]int64 // jti → last second accepted; nil if the item has no map
-	maxIAT    int64            // ≥ the iat of every token ever listed in jtis
-	notBefore int64            // tokens with iat ≤ notBefore are refused; 0 for none
-}
-
-func memoryOf(k *store.Key) revoked {
-	m := k.RevokedTokens()
-	return revoked{jtis: m.JTIs, maxIAT: m.MaxIAT, notBefore: m.NotBefore}
-}
+// revoked is a key item's memory of its revoked access tokens, as the store keeps it
+// (store.RevokedTokens), with the revocation rule on it.
+type revoked store.RevokedTokens
 
 // revoke is the memory after revoking token jti, issued at iat and accepted until
 // until, at now, and whether that changes anything. Entries past their until are
 // dropped. Past store.MaxRevokedJTIs live entries the list is replaced by the
-// watermark: notBefore becomes the newest iat ever listed, which covers every listed
+// watermark: NotBefore becomes the newest iat ever listed, which covers every listed
 // token and this one, and the list is emptied. So the memory never holds more than
 // MaxRevokedJTIs entries and two numbers, and no revoked token is ever forgotten
 // before it expires; the price of a bulk revocation is that the key's other tokens
@@ -35,25 +26,25 @@ func (m revoked) revoke(jti string, iat, until, now int64) (revoked, bool) {
 	if now > until {
 		return m, false // the token is refused as expired already
 	}
-	if _, ok := m.jtis[jti]; ok {
+	if _, ok := m.JTIs[jti]; ok {
 		return m, false
 	}
-	if m.notBefore > 0 && iat <= m.notBefore {
+	if m.NotBefore > 0 && iat <= m.NotBefore {
 		return m, false
 	}
 	// A token without an iat (never one of ours) counts as issued at 1, so that a
 	// watermark refuses it, as store.Key.TokenRevoked does.
 	iat = max(iat, 1)
-	next := revoked{jtis: make(map[string]int64, len(m.jtis)+1), maxIAT: max(m.maxIAT, iat), notBefore: m.notBefore}
-	for j, u := range m.jtis {
+	next := revoked{JTIs: make(map[string]int64, len(m.JTIs)+1), MaxIAT: max(m.MaxIAT, iat), NotBefore: m.NotBefore}
+	for j, u := range m.JTIs {
 		if u >= now {
-			next.jtis[j] = u
+			next.JTIs[j] = u
 		}
 	}
-	next.jtis[jti] = until
-	if len(next.jtis) > store.MaxRevokedJTIs {
-		next.notBefore = max(next.maxIAT, m.notBefore)
-		clear(next.jtis)
+	next.JTIs[jti] = until
+	if len(next.JTIs) > store.MaxRevokedJTIs {
+		next.NotBefore = max(next.MaxIAT, m.NotBefore)
+		clear(next.JTIs)
 	}
 	return next, true
 }
@@ -73,30 +64,25 @@ const revokeAttempts = 12
 // unless it is written. Revoking a token of a key that is gone is a no-op: its tokens
 // are refused already; so is revoking one that is refused already.
 func (d *Dynamo) RevokeAccess(ctx context.Context, k *store.Key, jti string, iat, exp, now time.Time, e *store.Event) error {
-	m := memoryOf(k)
+	m := revoked(k.RevokedTokens())
 	until := exp.Add(leeway).Unix()
 	for attempt := 1; ; attempt++ {
 		next, changed := m.revoke(jti, iat.Unix(), until, now.Unix())
 		if !changed {
 			return nil // refused already: nothing to write or record
 		}
-		cur, err := d.st.ReviseRevokedTokens(ctx, k.ID, m.stored(), next.stored(), jti, e)
+		cur, err := d.st.ReviseRevokedTokens(ctx, k.ID, store.RevokedTokens(m), store.RevokedTokens(next), jti, e)
 		switch {
 		case err == nil, errors.Is(err, store.ErrNotFound):
 			return nil // written, or the key is gone: its tokens are refused already
 		case !errors.Is(err, store.ErrConflict):
 			return err
 		case cur != nil:
-			m = revoked{jtis: cur.JTIs, maxIAT: cur.MaxIAT, notBefore: cur.NotBefore}
+			m = revoked(*cur)
 		}
 		if attempt == revokeAttempts {
 			return fmt.Errorf("revoke access token: lost %d times to concurrent writes: %w", attempt, store.ErrConflict)
 		}
 		time.Sleep(time.Duration(rand.Int64N(int64(10*time.Millisecond) << min(attempt, 5))))
 	}
-}
-
-// stored is m as the store keeps it.
-func (m revoked) stored() store.RevokedTokens {
-	return store.RevokedTokens{JTIs: m.jtis, MaxIAT: m.maxIAT, NotBefore: m.notBefore}
 }

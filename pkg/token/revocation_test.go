@@ -11,14 +11,14 @@ import (
 
 // keyWith is a key item holding memory m, for the check verification makes.
 func keyWith(m revoked) *store.Key {
-	return &store.Key{RevokedJTIs: m.jtis, RevokedIAT: m.maxIAT, TokensNotBefore: m.notBefore}
+	return &store.Key{RevokedJTIs: m.JTIs, RevokedIAT: m.MaxIAT, TokensNotBefore: m.NotBefore}
 }
 
 func TestRevokeRule(t *testing.T) {
 	const now = 1_800_000_000
-	full := revoked{jtis: map[string]int64{}, maxIAT: now - 10}
+	full := revoked{JTIs: map[string]int64{}, MaxIAT: now - 10}
 	for i := range store.MaxRevokedJTIs {
-		full.jtis[fmt.Sprint("j", i)] = now + 100
+		full.JTIs[fmt.Sprint("j", i)] = now + 100
 	}
 	cases := []struct {
 		name      string
@@ -29,22 +29,22 @@ func TestRevokeRule(t *testing.T) {
 		want      revoked
 	}{
 		{"first", revoked{}, "a", now - 5, now + 60, true,
-			revoked{jtis: map[string]int64{"a": now + 60}, maxIAT: now - 5}},
-		{"listed already", revoked{jtis: map[string]int64{"a": now + 60}, maxIAT: now - 5}, "a", now - 5, now + 60, false, revoked{}},
-		{"under the watermark", revoked{jtis: map[string]int64{}, maxIAT: now - 5, notBefore: now - 5}, "b", now - 5, now + 60, false, revoked{}},
+			revoked{JTIs: map[string]int64{"a": now + 60}, MaxIAT: now - 5}},
+		{"listed already", revoked{JTIs: map[string]int64{"a": now + 60}, MaxIAT: now - 5}, "a", now - 5, now + 60, false, revoked{}},
+		{"under the watermark", revoked{JTIs: map[string]int64{}, MaxIAT: now - 5, NotBefore: now - 5}, "b", now - 5, now + 60, false, revoked{}},
 		{"expired already", revoked{}, "a", now - 100, now - 1, false, revoked{}},
 		{"accepted to the second", revoked{}, "a", now - 60, now, true,
-			revoked{jtis: map[string]int64{"a": now}, maxIAT: now - 60}},
-		{"older than the newest listed", revoked{jtis: map[string]int64{"a": now + 60}, maxIAT: now - 5}, "b", now - 50, now + 10, true,
-			revoked{jtis: map[string]int64{"a": now + 60, "b": now + 10}, maxIAT: now - 5}},
-		{"expired entries pruned", revoked{jtis: map[string]int64{"old": now - 1, "live": now}, maxIAT: now - 70}, "c", now - 3, now + 57, true,
-			revoked{jtis: map[string]int64{"live": now, "c": now + 57}, maxIAT: now - 3}},
+			revoked{JTIs: map[string]int64{"a": now}, MaxIAT: now - 60}},
+		{"older than the newest listed", revoked{JTIs: map[string]int64{"a": now + 60}, MaxIAT: now - 5}, "b", now - 50, now + 10, true,
+			revoked{JTIs: map[string]int64{"a": now + 60, "b": now + 10}, MaxIAT: now - 5}},
+		{"expired entries pruned", revoked{JTIs: map[string]int64{"old": now - 1, "live": now}, MaxIAT: now - 70}, "c", now - 3, now + 57, true,
+			revoked{JTIs: map[string]int64{"live": now, "c": now + 57}, MaxIAT: now - 3}},
 		{"past the cap: watermark at the newest iat", full, "x", now - 20, now + 40, true,
-			revoked{jtis: map[string]int64{}, maxIAT: now - 10, notBefore: now - 10}},
+			revoked{JTIs: map[string]int64{}, MaxIAT: now - 10, NotBefore: now - 10}},
 		{"past the cap with a newer token", full, "x", now - 1, now + 59, true,
-			revoked{jtis: map[string]int64{}, maxIAT: now - 1, notBefore: now - 1}},
+			revoked{JTIs: map[string]int64{}, MaxIAT: now - 1, NotBefore: now - 1}},
 		{"no iat counts as 1", revoked{}, "a", time.Time{}.Unix(), now + 60, true,
-			revoked{jtis: map[string]int64{"a": now + 60}, maxIAT: 1}},
+			revoked{JTIs: map[string]int64{"a": now + 60}, MaxIAT: 1}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -88,14 +88,14 @@ func TestRevokeRuleBounded(t *testing.T) {
 				tk := tok{jti: fmt.Sprint("t", i), iat: iat, until: iat + life + int64(leeway/time.Second)}
 				next, changed := m.revoke(tk.jti, tk.iat, tk.until, now)
 				if changed {
-					if next.notBefore != m.notBefore {
+					if next.NotBefore != m.NotBefore {
 						watermarks++
 					}
 					m = next
 				}
 				done = append(done, tk)
-				if len(m.jtis) > store.MaxRevokedJTIs {
-					t.Fatalf("after %d revocations the memory holds %d entries", i+1, len(m.jtis))
+				if len(m.JTIs) > store.MaxRevokedJTIs {
+					t.Fatalf("after %d revocations the memory holds %d entries", i+1, len(m.JTIs))
 				}
 				k := keyWith(m)
 				newest := int64(0)
