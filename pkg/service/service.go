@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/keyward/keyward/pkg/apikey"
+	"github.com/keyward/keyward/pkg/awsclient"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/jwks"
@@ -201,7 +201,7 @@ func Load(ctx context.Context) (*Deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsclient.Config(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
@@ -230,12 +230,9 @@ func ReadIssuer(ctx context.Context, api ParameterReader, name string) (string, 
 
 // Build assembles the dependencies from a config (tests call it directly).
 func Build(cfg Config, awsCfg aws.Config) *Deps {
-	ddb := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		// DynamoDB Local's x-amz-crc32 does not match what the SDK computes; the check
-		// stays on against AWS itself.
-		o.DisableValidateResponseChecksum = os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") != ""
-	})
-	sm := secretsmanager.NewFromConfig(awsCfg)
+	// The SDK's configuration is package awsclient's, shared with the bench's twins.
+	ddb := awsclient.DynamoDB(awsCfg)
+	sm := awsclient.SecretsManager(awsCfg)
 	st := store.New(ddb, cfg.Table, cfg.EventRetention)
 	peppers := secrets.NewCached(sm, cfg.PepperSecretID, secretTTL)
 	guard := lockout.New(ddb, cfg.Table, st, cfg.Lockout)
