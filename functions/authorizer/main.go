@@ -25,7 +25,9 @@ func main() {
 		slog.Error("authorizer: config", "err", err)
 		os.Exit(1)
 	}
+	wait := deps.Prefetch(ctx, false) // the secrets, while New reads the route table
 	a, err := authorizer.New(ctx, deps, cfg)
+	wait()
 	if err != nil {
 		slog.Error("authorizer: cold start", "err", err)
 		os.Exit(1)

@@ -28,5 +28,6 @@ func main() {
 	// The signing-key secret gets its first keys before any request: in AWS from the
 	// RotationSchedule at deploy, locally from the stack as it seeds the secrets
 	// (package localstack). A cold start never writes it, so none can race another.
+	deps.Prefetch(ctx, true)()
 	lambda.StartHandlerFunc(oauth.New(deps, cfg).Router().Serve)
 }

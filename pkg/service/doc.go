@@ -1,6 +1,7 @@
 // Package service reads a function's configuration from its environment and builds
 // the dependencies every Keyward function shares: the AWS clients, the store, the
-// cached secrets and the verifier. Mains call Load once at cold start.
+// cached secrets and the verifier. Mains call Load once at cold start, then Prefetch
+// to read the secrets in parallel with the rest of init.
 //
 // Invariants:
 //   - Configuration errors are returned, never fatal here; only main exits.

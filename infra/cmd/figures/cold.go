@@ -111,11 +111,11 @@ func (b *bench) coldStarts() error {
 		b.add("cold_start_twin_%s = %.1f ms", s.id, twin)
 		b.add("cold_start_init_round_trips_%s = %.1f ms [%s]", s.id, trips, first(names, "none"))
 		b.add("cold_start_%s = %.1f ms (goal <= %.1f)", s.id, ms(median(wall[0])), goalColdRatio*twin+trips)
-		// CPU until the first answer: what a cold start costs at 128 MB, robust to load.
-		fnCPU, twinCPU := mean(cpu[0]), mean(cpu[1])
-		b.add("cold_start_cpu_%s = %.1f ms", s.id, fnCPU)
-		b.add("cold_start_cpu_twin_%s = %.1f ms", s.id, twinCPU)
-		b.add("cold_start_cpu_ratio_%s = %.2f x (goal <= %.1f)", s.id, fnCPU/twinCPU, goalColdRatio)
+		// The CPU used by the first answer, robust to load: what stretches a cold start
+		// at a small MemorySize (README). No goal: the function's includes the CPU of its
+		// init round trips, which its twin does not make.
+		b.add("cold_start_cpu_%s = %.1f ms", s.id, mean(cpu[0]))
+		b.add("cold_start_cpu_twin_%s = %.1f ms", s.id, mean(cpu[1]))
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ var scenarios = []scenario{
 		cold:   func(b *bench, _ bool) []byte { return b.whoami() },
 		ok:     `"statusCode":200`,
 		trips: []step{
-			{"pepper || root GetSecretValue (AWSCURRENT || AWSPREVIOUS)", []string{"secretsmanager"}},
+			{"pepper || root GetSecretValue (each AWSCURRENT || AWSPREVIOUS)", []string{"secretsmanager"}},
 			{"last-use UpdateItem", []string{"dynamodb"}},
 		}},
 	{id: "TokenFunction", twin: "token", unit: "ms", units: 2000, warm: 200, block: 250, profile: true,
@@ -63,7 +63,7 @@ var scenarios = []scenario{
 		cold:   func(b *bench, _ bool) []byte { return b.event("token-client-credentials") },
 		ok:     `"statusCode":200`,
 		trips: []step{
-			{"pepper || root || signing keys GetSecretValue (AWSCURRENT || AWSPREVIOUS)", []string{"secretsmanager"}},
+			{"pepper (AWSCURRENT || AWSPREVIOUS) || signing keys GetSecretValue", []string{"secretsmanager"}},
 			{"last-use UpdateItem", []string{"dynamodb"}},
 		}},
 	{id: "SweeperFunction", twin: "sweeper", unit: "ms", units: 600, warm: 60, block: 100, profile: true,

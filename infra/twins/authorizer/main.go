@@ -10,16 +10,18 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/keyward/keyward/infra/twins/twin"
+	_ "github.com/keyward/keyward/pkg/cpuprofile" // a CPU profile under make bench only (build tag)
 )
 
 func main() {
 	db, table := twin.Table(context.Background())
+	key := twin.KeyFromEnv()
 	lambda.StartHandlerFunc(func(ctx context.Context, e events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-		item, err := twin.GetKey(ctx, db, table)
+		item, err := twin.GetKey(ctx, db, table, key)
 		if err != nil {
 			return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, err
 		}
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: len(item) > 0 && e.RouteKey != "",
-			Context: map[string]any{"key_id": e.RouteKey}}, nil
+			Context: map[string]any{"key_id": key.PK}}, nil
 	})
 }

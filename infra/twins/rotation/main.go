@@ -19,6 +19,7 @@ import (
 
 	"github.com/keyward/keyward/infra/twins/twin"
 	"github.com/keyward/keyward/pkg/awsclient"
+	_ "github.com/keyward/keyward/pkg/cpuprofile" // a CPU profile under make bench only (build tag)
 )
 
 type event struct {
