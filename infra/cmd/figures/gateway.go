@@ -34,6 +34,7 @@ const gatewayRequests = 2000
 
 // serveGateway is the child: it prints its address, serves until its stdin closes.
 func serveGateway(ctx context.Context, bin string) error {
+	runtime.GOMAXPROCS(gateway.Procs) // as make local's gateway runs
 	p, err := localstack.Load(".")
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@
 //   - a CPU profile of each bootstrap and twin under load (pprof -top, into
 //     .local/bench/profiles/, not printed).
 //
-// It runs under infra/services.sh, and writes its figure lines to
+// It runs under infra/services.sh (KEYWARD_FIGURES_STEPS picks steps), and writes its figure lines to
 // .local/bench/build.txt as well, for the bench target to print last.
 package main
 
@@ -23,8 +23,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 )
+
+// stepsEnv, when set, names the steps to run, comma-separated (while working on one
+// figure; make bench runs them all).
+const stepsEnv = "KEYWARD_FIGURES_STEPS"
 
 func main() {
 	ctx := context.Background()
@@ -64,7 +70,11 @@ func run(ctx context.Context) error {
 		{"SDK loops", b.sdkFigures},
 		{"profiles", b.profiles},
 	}
+	only := os.Getenv(stepsEnv)
 	for _, s := range steps {
+		if only != "" && !slices.Contains(strings.Split(only, ","), s.name) {
+			continue
+		}
 		t := time.Now()
 		if err := s.do(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
