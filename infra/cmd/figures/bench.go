@@ -129,12 +129,16 @@ func (b *bench) buildHost() error {
 		}
 		b.bins[fn.LogicalID] = bin
 	}
+	names := []string{runtimeTwin}
 	for _, s := range scenarios {
-		bin, err := b.buildTwin(s.twin, "host", "lambda.norpc")
+		names = append(names, s.twin)
+	}
+	for _, name := range names {
+		bin, err := b.buildTwin(name, "host", "lambda.norpc")
 		if err != nil {
 			return err
 		}
-		b.twins[s.twin] = bin
+		b.twins[name] = bin
 	}
 	return nil
 }

@@ -68,6 +68,7 @@ func run(ctx context.Context) error {
 		{"gateway CPU", b.gatewayFigure},
 		{"CPU per invocation", b.cpuFigures},
 		{"SDK loops", b.sdkFigures},
+		{"runtime share", b.runtimeFigure},
 		{"profiles", b.profiles},
 	}
 	only := os.Getenv(stepsEnv)

@@ -39,6 +39,29 @@ var sdkLoops = []sdkLoop{
 	}},
 }
 
+// runtimeTwin is the bootstrap that only answers (infra/twins/empty).
+const runtimeTwin = "empty"
+
+// runtimeFigure is the CPU per invocation of a bootstrap that answers an authorizer
+// event without I/O: what every twin pays beyond its SDK calls, on this runtime.
+func (b *bench) runtimeFigure() error {
+	s := scenarios[0] // the authorizer's event and environment
+	f, err := b.function(s.id, b.twins[runtimeTwin])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	x := &subject{b: b, s: s, twin: true, f: f}
+	if err := x.run(s.warm, false); err != nil {
+		return err
+	}
+	if err := x.run(s.units, true); err != nil {
+		return err
+	}
+	b.add("cpu_per_invocation_runtime_only = %.3f ms", x.perUnit())
+	return nil
+}
+
 func (b *bench) benchKey() twin.Key { return twin.Key{PK: store.KeyPK(b.keyID), SK: "KEY"} }
 
 // sdkFigures runs each twin's SDK calls in a loop in this process (warm, then
