@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/keyward/keyward/pkg/authorizer"
+	_ "github.com/keyward/keyward/pkg/cpuprofile" // a CPU profile under make bench only (build tag)
 	"github.com/keyward/keyward/pkg/service"
 )
 
@@ -24,9 +25,11 @@ func main() {
 		slog.Error("authorizer: config", "err", err)
 		os.Exit(1)
 	}
+	wait := deps.Prefetch(ctx, false) // the secrets, while New reads the route table
 	a, err := authorizer.New(ctx, authorizer.Deps{
 		Verifier: deps.Verifier, Store: deps.Store, Log: deps.Log,
 	}, cfg)
+	wait()
 	if err != nil {
 		slog.Error("authorizer: cold start", "err", err)
 		os.Exit(1)

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	_ "github.com/keyward/keyward/pkg/cpuprofile" // a CPU profile under make bench only (build tag)
 	"github.com/keyward/keyward/pkg/keysapi"
 	"github.com/keyward/keyward/pkg/service"
 )
@@ -23,6 +24,7 @@ func main() {
 		slog.Error("keys: config", "err", "ROOT_SECRET_ID is not set: the management API needs the root credential")
 		os.Exit(1)
 	}
+	deps.Prefetch(ctx, false)()
 	api := keysapi.New(deps.Store, deps.Verifier, deps.Peppers,
 		keysapi.Config{Prefix: deps.Config.Prefix, DefaultExpiry: deps.Config.DefaultExpiry}, deps.Log)
 	lambda.StartHandlerFunc(api.Router().Serve)

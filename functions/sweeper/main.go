@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	_ "github.com/keyward/keyward/pkg/cpuprofile" // a CPU profile under make bench only (build tag)
 	"github.com/keyward/keyward/pkg/service"
 	"github.com/keyward/keyward/pkg/sweeper"
 )

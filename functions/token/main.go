@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	_ "github.com/keyward/keyward/pkg/cpuprofile" // a CPU profile under make bench only (build tag)
 	"github.com/keyward/keyward/pkg/oauth"
 	"github.com/keyward/keyward/pkg/service"
 )
@@ -29,6 +30,7 @@ func main() {
 	// The signing-key secret gets its first keys before any request: in AWS from the
 	// RotationSchedule at deploy, locally from the stack as it seeds the secrets
 	// (package localstack). A cold start never writes it, so none can race another.
+	deps.Prefetch(ctx, true)()
 	api := oauth.New(oauth.Deps{
 		Verifier: deps.Verifier, Store: deps.Store, SigningKeys: deps.SigningKeys, Tokens: deps.Tokens, Log: deps.Log,
 	}, cfg)

@@ -280,14 +280,19 @@ func eventBody(body []byte) (string, bool) {
 // writeResponse writes a function's payload 2.0 response. Output that is not an
 // object with a statusCode is, as in API Gateway, a 200 JSON body.
 func writeResponse(w http.ResponseWriter, out []byte) {
-	var probe map[string]json.RawMessage
-	var resp events.APIGatewayV2HTTPResponse
-	if json.Unmarshal(out, &probe) != nil || probe["statusCode"] == nil || json.Unmarshal(out, &resp) != nil {
+	// One decode: the shallower Status takes statusCode, and tells whether it is there.
+	var r struct {
+		events.APIGatewayV2HTTPResponse
+		Status *int `json:"statusCode"`
+	}
+	if json.Unmarshal(out, &r) != nil || r.Status == nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(out)
 		return
 	}
+	resp := r.APIGatewayV2HTTPResponse
+	resp.StatusCode = *r.Status
 	h := w.Header()
 	for k, v := range resp.Headers {
 		h.Set(k, v)

@@ -20,6 +20,12 @@ import (
 	"time"
 )
 
+// Procs is the GOMAXPROCS of a process that runs the gateway: it only proxies, and a
+// second P spins and hands goroutines between threads, which costs more CPU per
+// proxied invocation than it saves (make bench, gateway_cpu_per_invocation). The
+// functions' own processes get theirs from the template (GOMAXPROCS).
+const Procs = 1
+
 // MaxProcesses bounds the warm processes of one function: a laptop has few cores, and
 // Lambda's own concurrency is not the thing under test.
 const MaxProcesses = 4

@@ -115,15 +115,23 @@ func pick(id string, cur Version, prev *Version) (Version, bool) {
 	return Version{}, false
 }
 
-// load reads both stages; the caller holds mu.
+// load reads both stages, in parallel (one round trip's time, at every cold start);
+// the caller holds mu.
 func (c *Cached) load(ctx context.Context) error {
+	var p Version
+	var perr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p, perr = Read(ctx, c.sm, c.id, StagePrevious)
+	}()
 	cur, err := Read(ctx, c.sm, c.id, StageCurrent)
+	<-done
 	if err != nil {
 		return err
 	}
 	var prev *Version
-	p, err := Read(ctx, c.sm, c.id, StagePrevious)
-	switch {
+	switch err = perr; {
 	case err == nil:
 		prev = &p
 	case !errors.Is(err, ErrNoVersion):
@@ -138,6 +146,12 @@ type Root struct{ c *Cached }
 
 // NewRoot returns the root credential kept in secret id.
 func NewRoot(sm API, id string, ttl time.Duration) *Root { return &Root{c: NewCached(sm, id, ttl)} }
+
+// Load reads the root credential now, unless it is cached (a cold start's prefetch).
+func (r *Root) Load(ctx context.Context) error {
+	_, _, err := r.c.Versions(ctx)
+	return err
+}
 
 // Matches reports, in constant time, whether presented is the root credential.
 // Digests of equal length are compared, so the root's length does not leak either.

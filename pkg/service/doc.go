@@ -1,8 +1,9 @@
 // Package service is the wiring every Keyward function shares: from an explicit
-// Config (FromEnv reads it through package env) it builds the AWS clients, the store,
-// the cached secrets and the verifier. Mains call Load once at cold start and hand
-// the parts each API package needs to its constructor; no API package imports this
-// one.
+// Config (FromEnv reads it through package env) it builds the AWS clients (package
+// awsclient's configuration), the store, the cached secrets and the verifier. Mains
+// call Load once at cold start, then Prefetch to read the secrets in parallel with
+// the rest of init, and hand the parts each API package needs to its constructor; no
+// API package imports this one.
 //
 // Invariants:
 //   - Configuration errors are returned, never fatal here; only main exits.

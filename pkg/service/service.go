@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/awsclient"
 	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/jwks"
 	"github.com/keyward/keyward/pkg/lockout"
@@ -54,7 +54,7 @@ func Load(ctx context.Context) (*Deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsclient.Config(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
@@ -83,12 +83,9 @@ func ReadIssuer(ctx context.Context, api ParameterReader, name string) (string, 
 
 // Build assembles the dependencies from a config (tests call it directly).
 func Build(cfg Config, awsCfg aws.Config) *Deps {
-	ddb := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		// DynamoDB Local's x-amz-crc32 does not match what the SDK computes; the check
-		// stays on against AWS itself.
-		o.DisableValidateResponseChecksum = cfg.Local
-	})
-	sm := secretsmanager.NewFromConfig(awsCfg)
+	// The SDK's configuration is package awsclient's, shared with the bench's twins.
+	ddb := awsclient.DynamoDB(awsCfg, cfg.Local)
+	sm := awsclient.SecretsManager(awsCfg)
 	st := store.New(ddb, cfg.Table, cfg.EventRetention)
 	peppers := secrets.NewCached(sm, cfg.PepperSecretID, secretTTL)
 	guard := lockout.New(st, cfg.Lockout)

@@ -66,20 +66,28 @@ func NewAWSPublisher(ctx context.Context, awsCfg aws.Config, cfg Config) (*AWSPu
 	return p, nil
 }
 
+// ensureLocal creates the local bus and topic, in parallel (they are independent: one
+// round trip of the cold start rather than two).
 func (p *AWSPublisher) ensureLocal(ctx context.Context) error {
-	if _, err := p.EB.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: &p.Bus}); err != nil {
+	busErr := make(chan error, 1)
+	go func() {
+		_, err := p.EB.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: &p.Bus})
 		var exists *ebtypes.ResourceAlreadyExistsException
-		if !errors.As(err, &exists) {
-			return fmt.Errorf("create local bus %s: %w", p.Bus, err)
+		if err != nil && !errors.As(err, &exists) {
+			err = fmt.Errorf("create local bus %s: %w", p.Bus, err)
+		} else {
+			err = nil
 		}
-	}
+		busErr <- err
+	}()
 	name := p.TopicARN[strings.LastIndex(p.TopicARN, ":")+1:]
 	out, err := p.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: &name}) // idempotent
 	if err != nil {
-		return fmt.Errorf("create local topic %s: %w", name, err)
+		err = fmt.Errorf("create local topic %s: %w", name, err)
+	} else {
+		p.TopicARN = aws.ToString(out.TopicArn)
 	}
-	p.TopicARN = aws.ToString(out.TopicArn)
-	return nil
+	return errors.Join(<-busErr, err)
 }
 
 func (r *Reminder) detailType() string {
