@@ -23,6 +23,10 @@ function lastUsed(k) {
 
 /** listPage is the key list. */
 export async function listPage(c) {
+  // The first page is asked for before the page is built, so the call is not kept
+  // waiting behind DOM work.
+  let first = api('GET', '/v1/keys');
+  first.catch(() => {}); // handled where it is awaited
   const owner = h('input', { type: 'search', id: 'filter-owner', autocomplete: 'off' });
   const statusSel = h('select', { id: 'filter-status' }, STATUSES.map((s) => h('option', { value: s }, s || 'any')));
   const search = h('input', { type: 'search', id: 'filter-name', autocomplete: 'off' });
@@ -64,7 +68,9 @@ export async function listPage(c) {
     table.setAttribute('aria-busy', 'true');
     replace(box);
     try {
-      const page = await api('GET', '/v1/keys' + query({ owner: owner.value.trim(), status: statusSel.value, cursor: reset ? '' : cursor }));
+      const path = '/v1/keys' + query({ owner: owner.value.trim(), status: statusSel.value, cursor: reset ? '' : cursor });
+      const page = await (first || api('GET', path));
+      first = null;
       if (reset) { items = []; selected.clear(); }
       items = items.concat(page.items);
       cursor = page.next_cursor;
