@@ -9,19 +9,23 @@ import (
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/authz"
 	"github.com/keyward/keyward/pkg/httpapi"
+	"github.com/keyward/keyward/pkg/limits"
 	"github.com/keyward/keyward/pkg/store"
 )
 
 // createRequest is the body of POST /v1/keys.
 type createRequest struct {
-	Name          string         `json:"name"`
-	Description   string         `json:"description"`
-	Owner         string         `json:"owner"`
-	Scopes        []string       `json:"scopes"`
-	ExpiresAt     *time.Time     `json:"expires_at"`
-	ExpiresInDays *int64         `json:"expires_in_days"`
-	Metadata      map[string]any `json:"metadata"`
-	AllowedCIDRs  []string       `json:"allowed_cidrs"`
+	Name          string            `json:"name"`
+	Description   string            `json:"description"`
+	Owner         string            `json:"owner"`
+	Scopes        []string          `json:"scopes"`
+	ExpiresAt     *time.Time        `json:"expires_at"`
+	ExpiresInDays *int64            `json:"expires_in_days"`
+	Metadata      map[string]any    `json:"metadata"`
+	AllowedCIDRs  []string          `json:"allowed_cidrs"`
+	RateLimit     *limits.RateLimit `json:"ratelimit"`
+	Remaining     *int64            `json:"remaining"`
+	Refill        *limits.Refill    `json:"refill"`
 }
 
 func (a *API) create(ctx context.Context, c *call) (httpapi.Response, error) {
@@ -85,10 +89,31 @@ func (a *API) newKey(in createRequest, c *call) (*store.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &store.Key{
+	k := &store.Key{
 		Name: in.Name, Description: in.Description, Owner: in.Owner, Scopes: set.Strings(),
 		CreatedBy: c.caller.KeyID, ExpiresAt: expires, Metadata: in.Metadata, AllowedCIDRs: cidrs,
-	}, nil
+		RateLimit: in.RateLimit, Remaining: in.Remaining, Refill: in.Refill,
+	}
+	if err := checkLimits(k, true, c.now); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// checkLimits validates the limit fields of k as they will be stored; when credits
+// were set (create, or a patch of remaining or refill), the current refill period
+// counts as refilled, so the remaining set stands until the next one.
+func checkLimits(k *store.Key, creditsSet bool, now time.Time) error {
+	s := k.Limits()
+	if fe := s.Validate(); fe != nil {
+		e := badRequest(fe.Code, "%s %s.", fe.Field, fe.Message)
+		e.Field = fe.Field
+		return e
+	}
+	if creditsSet {
+		k.RefilledAt = limits.RefilledAtOnSet(k.Refill, now)
+	}
+	return nil
 }
 
 // expiry is the expiry a create asks for: expires_at, expires_in_days or the default.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward/pkg/authz"
 	"github.com/keyward/keyward/pkg/httpapi"
+	"github.com/keyward/keyward/pkg/limits"
 	"github.com/keyward/keyward/pkg/store"
 )
 
@@ -29,6 +30,9 @@ var patchFields = []patchField{
 	{"expires_at", parseExpiresAt},
 	{"metadata", parseMetadata},
 	{"allowed_cidrs", parseCIDRs},
+	{"ratelimit", parseRateLimit},
+	{"remaining", parseRemaining},
+	{"refill", parseRefill},
 }
 
 func (a *API) patch(ctx context.Context, c *call) (httpapi.Response, error) {
@@ -63,6 +67,11 @@ func (a *API) patch(ctx context.Context, c *call) (httpapi.Response, error) {
 		// The merged metadata is only known here, against the key as read.
 		if slices.Contains(changed, "metadata") {
 			if err := checkMetadata(k.Metadata); err != nil {
+				return nil, err
+			}
+		}
+		if k.LimitsSet {
+			if err := checkLimits(k, p.Remaining != nil || p.Refill != nil, c.now); err != nil {
 				return nil, err
 			}
 		}
@@ -220,4 +229,31 @@ func parseCIDRs(raw json.RawMessage, _ time.Time, p *store.Patch) error {
 	}
 	p.AllowedCIDRs = &cidrs
 	return nil
+}
+
+// parseNullable decodes a limit field; null gives a pointer to nil (clear the limit).
+func parseNullable[T any](name string, raw json.RawMessage) (**T, error) {
+	var v *T
+	if !isNull(raw) {
+		v = new(T)
+		if err := decodeField(name, raw, v); err != nil {
+			return nil, err
+		}
+	}
+	return &v, nil
+}
+
+func parseRateLimit(raw json.RawMessage, _ time.Time, p *store.Patch) (err error) {
+	p.RateLimit, err = parseNullable[limits.RateLimit]("ratelimit", raw)
+	return err
+}
+
+func parseRemaining(raw json.RawMessage, _ time.Time, p *store.Patch) (err error) {
+	p.Remaining, err = parseNullable[int64]("remaining", raw)
+	return err
+}
+
+func parseRefill(raw json.RawMessage, _ time.Time, p *store.Patch) (err error) {
+	p.Refill, err = parseNullable[limits.Refill]("refill", raw)
+	return err
 }

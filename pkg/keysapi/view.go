@@ -3,27 +3,31 @@ package keysapi
 import (
 	"time"
 
+	"github.com/keyward/keyward/pkg/limits"
 	"github.com/keyward/keyward/pkg/store"
 )
 
 // keyView is the key object of the contract (docs/api.md).
 type keyView struct {
-	ID           string         `json:"id"`
-	Name         string         `json:"name"`
-	Description  string         `json:"description"`
-	Owner        string         `json:"owner"`
-	Scopes       []string       `json:"scopes"`
-	Status       string         `json:"status"`
-	Start        string         `json:"start"`
-	CreatedAt    time.Time      `json:"created_at"`
-	UpdatedAt    time.Time      `json:"updated_at"`
-	CreatedBy    string         `json:"created_by"`
-	ExpiresAt    time.Time      `json:"expires_at"`
-	LastUsedAt   *time.Time     `json:"last_used_at"`
-	LastUsedIP   *string        `json:"last_used_ip"`
-	Rotation     *rotationView  `json:"rotation"`
-	Metadata     map[string]any `json:"metadata"`
-	AllowedCIDRs []string       `json:"allowed_cidrs"`
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	Description  string            `json:"description"`
+	Owner        string            `json:"owner"`
+	Scopes       []string          `json:"scopes"`
+	Status       string            `json:"status"`
+	Start        string            `json:"start"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+	CreatedBy    string            `json:"created_by"`
+	ExpiresAt    time.Time         `json:"expires_at"`
+	LastUsedAt   *time.Time        `json:"last_used_at"`
+	LastUsedIP   *string           `json:"last_used_ip"`
+	Rotation     *rotationView     `json:"rotation"`
+	Metadata     map[string]any    `json:"metadata"`
+	AllowedCIDRs []string          `json:"allowed_cidrs"`
+	RateLimit    *limits.RateLimit `json:"ratelimit"`
+	Remaining    *int64            `json:"remaining"`
+	Refill       *limits.Refill    `json:"refill"`
 	// Secret is set only in the answers to create and rotate.
 	Secret string `json:"secret,omitempty"`
 }
@@ -38,6 +42,7 @@ func viewOf(k *store.Key, now time.Time) keyView {
 		Scopes: nonNil(k.Scopes), Status: k.EffectiveStatus(now), Start: k.Start,
 		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(), CreatedBy: k.CreatedBy,
 		ExpiresAt: k.ExpiresAt.UTC(), Metadata: k.Metadata, AllowedCIDRs: nonNil(k.AllowedCIDRs),
+		RateLimit: k.RateLimit, Remaining: k.Remaining, Refill: k.Refill,
 	}
 	if v.Metadata == nil {
 		v.Metadata = map[string]any{}

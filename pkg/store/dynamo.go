@@ -221,6 +221,12 @@ func (d *Dynamo) updateKey(ctx context.Context, k *Key, s Schedule, e *Event) er
 	u = set(u, "lsk", listSK(k))
 	u = set(u, "gsi4pk", allKeysPK)
 	u = set(u, "gsi4sk", ownerSK(k.Owner, listSK(k)))
+	if k.LimitsSet {
+		u = set(u, AttrRateLimit, k.RateLimit)
+		u = set(u, AttrRemaining, k.Remaining)
+		u = set(u, AttrRefill, k.Refill)
+		u = set(u, AttrRefilledAt, k.RefilledAt)
+	}
 	if k.Previous != nil {
 		u = set(u, "previous", k.Previous)
 	} else {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/keyward/keyward/pkg/limits"
 	"net/netip"
 	"time"
 )
@@ -61,6 +62,21 @@ type Key struct {
 	// epoch seconds), at most MaxLocks, set by package lockout so that the one read
 	// which verifies the key refuses a locked pair on every instance.
 	Locks map[string]int64 `dynamodbav:"locks"`
+	// RateLimit, Remaining and Refill are the key's limits (package limits; nil:
+	// none, unlimited, none). RefilledAt is the refill period last refilled (epoch s).
+	// UseKey spends them; a management write stores them only when LimitsSet.
+	RateLimit  *limits.RateLimit `dynamodbav:"ratelimit"`
+	Remaining  *int64            `dynamodbav:"remaining"`
+	Refill     *limits.Refill    `dynamodbav:"refill"`
+	RefilledAt int64             `dynamodbav:"refilled_at,omitempty"`
+	// LimitsSet marks a key whose limit fields a write sets (not stored), so that an
+	// update of other fields never overwrites credits spent meanwhile.
+	LimitsSet bool `dynamodbav:"-"`
+}
+
+// Limits are the key's limit fields as the API shows them.
+func (k *Key) Limits() limits.Settings {
+	return limits.Settings{RateLimit: k.RateLimit, Remaining: k.Remaining, Refill: k.Refill}
 }
 
 // Bounds of the key item's per-token and per-IP memory, so that the item stays a few

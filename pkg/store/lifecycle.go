@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keyward/keyward/pkg/limits"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -65,6 +67,10 @@ type Patch struct {
 	// clears it.
 	Metadata     *map[string]any
 	AllowedCIDRs *[]string
+	// RateLimit, Remaining and Refill set the key's limits; a pointer to nil clears one.
+	RateLimit **limits.RateLimit
+	Remaining **int64
+	Refill    **limits.Refill
 }
 
 // ApplyPatch applies p to k and returns the names of the fields whose value changed,
@@ -105,8 +111,25 @@ func (k *Key) ApplyPatch(p Patch) ([]string, error) {
 	if p.AllowedCIDRs != nil {
 		note("allowed_cidrs", setList(&k.AllowedCIDRs, *p.AllowedCIDRs))
 	}
+	k.patchLimits(p, note)
 	slices.Sort(changed)
 	return changed, nil
+}
+
+// patchLimits applies the limit fields of p, marking the key LimitsSet when p sets any.
+func (k *Key) patchLimits(p Patch, note func(string, bool)) {
+	if p.RateLimit != nil {
+		note("ratelimit", !reflect.DeepEqual(k.RateLimit, *p.RateLimit))
+		k.RateLimit, k.LimitsSet = *p.RateLimit, true
+	}
+	if p.Remaining != nil {
+		note("remaining", !reflect.DeepEqual(k.Remaining, *p.Remaining))
+		k.Remaining, k.LimitsSet = *p.Remaining, true
+	}
+	if p.Refill != nil {
+		note("refill", !reflect.DeepEqual(k.Refill, *p.Refill))
+		k.Refill, k.LimitsSet = *p.Refill, true
+	}
 }
 
 func setField(f *string, v string) bool {
