@@ -23,6 +23,8 @@
 //	    id time type key_id actor ip owner detail; ttl=<time + event retention>
 //	    gsi3pk=AUDIT  gsi3sk=<evid>                               gsi3: the audit log
 //	    gsi4pk=AUDIT  gsi4sk=<owner> <evid>                       gsi4: events of a known owner
+//	    An event that several writers may record (key.rate_limited, once per key per
+//	    minute) has an evid derived from what it is about, and PutEventOnce lets one win.
 //	expiry reminder  pk=KEY#<id>  sk=REMINDER#EXPIRY#<expires_at>#v<n>#<offset>d
 //	stale reminder   pk=KEY#<id>  sk=REMINDER#STALE#<idle_since>
 //	    key_id kind state detail run eb_sent created_at sent_at (RecordReminder and the
@@ -41,6 +43,9 @@
 //	    UsageByDay): one instance's whole count of a day, replaced only by a higher seq
 //	owner limits     pk=OWNER#<owner>  sk=LIMITS
 //	    ratelimit rl_window rl_count use_marks (PutOwnerLimits, OwnerLimits, UseOwner)
+//	owner event      pk=OWNER#<owner>  sk=EV#<evid>
+//	    an event's attributes and index entries (gsi3, gsi4), key_id empty: a change of
+//	    the owner's limits, written with it (SetOwnerLimits); in the audit log only
 //
 // Indexes, all projecting every attribute: gsi1 (gsi1pk, lsk), gsi2 (gsi2pk, lsk),
 // gsi3 (gsi3pk, gsi3sk), gsi4 (gsi4pk, gsi4sk), due (due_pk, due_at; sparse). The

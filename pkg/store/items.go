@@ -25,6 +25,7 @@ var ItemKinds = []ItemKind{
 	{Name: "route table", PK: RoutesPK, SK: routesSK},
 	{Name: "usage count", PK: "KEY#<id>", SK: usageSK + "<day>#<writer>"},
 	{Name: "owner limits", PK: "OWNER#<owner>", SK: ownerLimitsSK},
+	{Name: "owner event", PK: "OWNER#<owner>", SK: eventSK + "<evid>"},
 }
 
 var placeholder = regexp.MustCompile(`<[^>]+>`)

@@ -188,6 +188,13 @@ func writeEveryKind(t *testing.T, st *store.Dynamo) {
 	must("put usage count", st.PutUsageCount(ctx, limits.CountWrite{KeyID: k.ID, Day: "2026-12-01", Instance: "i1", Seq: 1,
 		Tally: limits.Tally{Accepted: 3, Refused: map[string]int64{"RATE_LIMITED": 1}}}))
 	must("put owner limits", st.PutOwnerLimits(ctx, "team-a", limits.OwnerLimits{RateLimit: &limits.RateLimit{Limit: 10, WindowSeconds: 60}}))
+	must("set owner limits", st.SetOwnerLimits(ctx, "team-a", limits.OwnerLimits{RateLimit: &limits.RateLimit{Limit: 20, WindowSeconds: 60}},
+		&store.Event{Time: now, Type: store.EventOwnerLimitsUpdated, Actor: "root"}))
+	limited := ev(store.EventKeyRateLimited)
+	limited.ID = "0001796126400000000000000000rl"
+	if won, err := st.PutEventOnce(ctx, limited); !won || err != nil {
+		t.Fatalf("put event once = %v, %v", won, err)
+	}
 	must("delete key", st.DeleteKey(ctx, k.ID, k.Version, ev(store.EventKeyDeleted)))
 }
 
@@ -240,6 +247,8 @@ func TestKindOfRefusesOtherShapes(t *testing.T) {
 		{"KEY#k1", "REMINDER#OTHER#x", ""},
 		{"USAGE#k1", "DAY#2026-12-01", ""},
 		{"CONFIG", "LIMITS", ""},
+		{"OWNER#team-a", "EV#0001", "owner event"},
+		{"OWNER#team-a", "LIMITS", "owner limits"},
 		{"LOCKOUT#k1", "LOCKOUT", ""},
 	} {
 		k, ok := store.KindOf(tt.pk, tt.sk)

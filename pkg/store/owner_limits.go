@@ -136,3 +136,44 @@ func (d *Dynamo) applyOwnerUse(ctx context.Context, owner string, p *limits.Plan
 	}
 	return nil, false, fmt.Errorf("use owner %s: %w", owner, err)
 }
+
+// Owner events: an event about an owner rather than a key (owner.limits_updated),
+//
+//	owner event  pk=OWNER#<owner>  sk=EV#<evid>
+//
+// with an event's attributes and audit index entries, and no key_id: it is in the
+// audit log (and the owner-narrowed one), in no key's trail.
+// SetOwnerLimits sets owner's limits as PutOwnerLimits does and records e (an owner
+// event: e.Owner is owner, e.KeyID empty) in the same transaction, so the audit log
+// holds every change of an owner's limits and no change that did not happen.
+func (d *Dynamo) SetOwnerLimits(ctx context.Context, owner string, l limits.OwnerLimits, e *Event) error {
+	e.KeyID, e.Owner = "", owner
+	ev, err := d.eventPut(e)
+	if err != nil {
+		return err
+	}
+	ev.Item["pk"] = &types.AttributeValueMemberS{Value: ownerPK(owner)}
+	change := types.TransactWriteItem{Delete: &types.Delete{TableName: &d.table, Key: ownerLimitsPrimary(owner)}}
+	if l.RateLimit != nil {
+		expr, err := expression.NewBuilder().WithUpdate(expression.Set(expression.Name(AttrRateLimit), expression.Value(l.RateLimit))).Build()
+		if err != nil {
+			return fmt.Errorf("build owner limits: %w", err)
+		}
+		change = types.TransactWriteItem{Update: &types.Update{
+			TableName: &d.table, Key: ownerLimitsPrimary(owner), UpdateExpression: expr.Update(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		}}
+	}
+	_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{change, {Put: ev}}})
+	if err == nil {
+		return nil
+	}
+	var tce *types.TransactionCanceledException
+	var tcx *types.TransactionConflictException
+	if errors.As(err, &tcx) || errors.As(err, &tce) && len(tce.CancellationReasons) > 0 &&
+		aws.ToString(tce.CancellationReasons[0].Code) == "TransactionConflict" {
+		// Another write on the item at the same moment (a use counting its window).
+		return ErrConflict
+	}
+	return fmt.Errorf("set limits of %s: %w", owner, err)
+}
