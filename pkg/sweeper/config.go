@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/pkg/env"
+	"github.com/keyward/keyward/pkg/eventbus"
 )
 
 const day = 24 * time.Hour
@@ -34,7 +35,7 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		Offsets: []int{14, 7, 1}, StaleAfter: 90 * day, KeyRetention: 365 * day,
-		Lease: 15 * time.Minute, Margin: 15 * time.Second, Concurrency: 16, Source: "keyward",
+		Lease: 15 * time.Minute, Margin: 15 * time.Second, Concurrency: 16, Source: eventbus.Source,
 	}
 }
 

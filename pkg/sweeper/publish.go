@@ -9,9 +9,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/keyward/keyward/pkg/eventbus"
 )
 
 // Detail types of the reminders on the EventBridge bus.
@@ -29,10 +29,7 @@ type Publisher interface {
 }
 
 // EventBridgeAPI is the part of the EventBridge client the publisher uses.
-type EventBridgeAPI interface {
-	PutEvents(context.Context, *eventbridge.PutEventsInput, ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
-	CreateEventBus(context.Context, *eventbridge.CreateEventBusInput, ...func(*eventbridge.Options)) (*eventbridge.CreateEventBusOutput, error)
-}
+type EventBridgeAPI = eventbus.API
 
 // SNSAPI is the part of the SNS client the publisher uses.
 type SNSAPI interface {
@@ -70,16 +67,7 @@ func NewAWSPublisher(ctx context.Context, awsCfg aws.Config, cfg Config) (*AWSPu
 // round trip of the cold start rather than two).
 func (p *AWSPublisher) ensureLocal(ctx context.Context) error {
 	busErr := make(chan error, 1)
-	go func() {
-		_, err := p.EB.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: &p.Bus})
-		var exists *ebtypes.ResourceAlreadyExistsException
-		if err != nil && !errors.As(err, &exists) {
-			err = fmt.Errorf("create local bus %s: %w", p.Bus, err)
-		} else {
-			err = nil
-		}
-		busErr <- err
-	}()
+	go func() { busErr <- p.bus().Ensure(ctx) }()
 	name := p.TopicARN[strings.LastIndex(p.TopicARN, ":")+1:]
 	out, err := p.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: &name}) // idempotent
 	if err != nil {
@@ -97,26 +85,14 @@ func (r *Reminder) detailType() string {
 	return DetailTypeExpiring
 }
 
+func (p *AWSPublisher) bus() *eventbus.Bus {
+	return &eventbus.Bus{EB: p.EB, Name: p.Bus, Source: p.Source}
+}
+
 // PublishEvent puts r on the bus.
 func (p *AWSPublisher) PublishEvent(ctx context.Context, r *Reminder) error {
-	detail, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	out, err := p.EB.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-		EventBusName: &p.Bus,
-		Source:       &p.Source,
-		DetailType:   aws.String(r.detailType()),
-		Detail:       aws.String(string(detail)),
-		Resources:    []string{},
-		Time:         aws.Time(r.SweptAt),
-	}}})
-	if err != nil {
-		return fmt.Errorf("put event %s: %w", r.ReminderID, err)
-	}
-	if out.FailedEntryCount > 0 {
-		e := out.Entries[0]
-		return fmt.Errorf("put event %s: %s: %s", r.ReminderID, aws.ToString(e.ErrorCode), aws.ToString(e.ErrorMessage))
+	if err := p.bus().Put(ctx, r.detailType(), r, r.SweptAt); err != nil {
+		return fmt.Errorf("reminder %s: %w", r.ReminderID, err)
 	}
 	return nil
 }
