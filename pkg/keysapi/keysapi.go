@@ -37,6 +37,7 @@ type Store interface {
 	// ListAudit lists every key's events (of owners within, when set), newest first,
 	// optionally of one type.
 	ListAudit(ctx context.Context, eventType string, within *scope.OwnerRange, limit int, after string, now time.Time) (store.Page[*store.Event], error)
+	LimitsStore
 }
 
 var _ Store = (*store.Dynamo)(nil)
@@ -76,6 +77,9 @@ func (a *API) Router() *httpapi.Router {
 	r.Handle("POST /v1/keys/batch-delete", a.with(authz.Delete, a.batchDelete))
 	r.Handle("GET /v1/keys/{id}/events", a.with(authz.ReadEvents, a.keyEvents))
 	r.Handle("GET /v1/audit", a.with(authz.ReadEvents, a.audit))
+	r.Handle("GET /v1/keys/{id}/usage", a.with(authz.Read, a.usage))
+	r.Handle("GET /v1/owners/{owner}/limits", a.with(authz.Read, a.getOwnerLimits))
+	r.Handle("PUT /v1/owners/{owner}/limits", a.with(authz.Patch, a.putOwnerLimits))
 	r.Handle("GET /v1/whoami", a.whoami)
 	r.Handle("GET /v1/openapi.json", a.openAPI)
 	return r
