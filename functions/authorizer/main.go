@@ -34,6 +34,7 @@ func main() {
 		slog.Error("authorizer: cold start", "err", err)
 		os.Exit(1)
 	}
-	// The raw-bytes lambda.Handler: the event is decoded once, on the hot path.
-	lambda.Start(a)
+	// The raw-bytes lambda.Handler: the event is decoded once, on the hot path. On
+	// SIGTERM (shutdown), the usage counts not yet written are flushed.
+	lambda.StartWithOptions(a, lambda.WithEnableSIGTERM(func() { deps.Shutdown(); os.Exit(0) }))
 }

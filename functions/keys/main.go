@@ -27,5 +27,6 @@ func main() {
 	deps.Prefetch(ctx, false)()
 	api := keysapi.New(deps.Store, deps.Verifier, deps.Peppers,
 		keysapi.Config{Prefix: deps.Config.Prefix, DefaultExpiry: deps.Config.DefaultExpiry}, deps.Log)
-	lambda.StartHandlerFunc(api.Router().Serve)
+	// On SIGTERM (shutdown), the usage counts not yet written are flushed.
+	lambda.StartHandlerFunc(api.Router().Serve, lambda.WithEnableSIGTERM(func() { deps.Shutdown(); os.Exit(0) }))
 }

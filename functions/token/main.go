@@ -34,5 +34,6 @@ func main() {
 	api := oauth.New(oauth.Deps{
 		Verifier: deps.Verifier, Store: deps.Store, SigningKeys: deps.SigningKeys, Tokens: deps.Tokens, Log: deps.Log,
 	}, cfg)
-	lambda.StartHandlerFunc(api.Router().Serve)
+	// On SIGTERM (shutdown), the usage counts not yet written are flushed.
+	lambda.StartHandlerFunc(api.Router().Serve, lambda.WithEnableSIGTERM(func() { deps.Shutdown(); os.Exit(0) }))
 }

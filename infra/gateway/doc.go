@@ -14,5 +14,8 @@
 //
 // Like Lambda, a function keeps warm processes and reuses an idle one; it starts
 // another only when all are busy, up to a bound. Every child runs in its own process
-// group and Close stops them all; a process the gateway stops is no error in its log.
+// group and Close stops them all, as Lambda ends an environment: SIGTERM, then SIGKILL
+// after 2 s, so a function that registered for SIGTERM (the Extensions API's register
+// and event/next, as far as lambda.WithEnableSIGTERM uses them) flushes what it holds
+// and exits first. A process the gateway stops is no error in its log.
 package gateway

@@ -245,6 +245,10 @@ func (f *Function) start() (*process, error) {
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", p.handleResponse)
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", p.handleError)
 	mux.HandleFunc("POST /2018-06-01/runtime/init/error", p.handleInitError)
+	// The Extensions API, as far as lambda.WithEnableSIGTERM uses it: registering an
+	// extension is what makes Lambda send SIGTERM at shutdown (stop sends it anyway).
+	mux.HandleFunc("POST /2020-01-01/extension/register", p.handleRegister)
+	mux.HandleFunc("GET /2020-01-01/extension/event/next", p.handleExtensionNext)
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
 
@@ -351,6 +355,23 @@ func (p *process) handleInitError(w http.ResponseWriter, r *http.Request) {
 	// Lambda discards an environment whose init failed; the process exits on its own
 	// or is stopped here, and Invoke reports the exit.
 	go p.stop()
+}
+
+// handleRegister registers an extension that takes no events (lambda.WithEnableSIGTERM's).
+func (p *process) handleRegister(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+	w.Header().Set("Lambda-Extension-Identifier", newID())
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"functionName":"` + p.fn.Name + `","functionVersion":"$LATEST","handler":"bootstrap"}`))
+}
+
+// handleExtensionNext never hands out an event: an extension registered for none
+// waits until its process ends.
+func (p *process) handleExtensionNext(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-p.exited:
+	}
 }
 
 func readFunctionError(r *http.Request) *FunctionError {

@@ -13,9 +13,10 @@ import (
 
 // Item kinds, as the leading keys (partition keys) that the policies name.
 const (
-	table   = "${KeywardTable.Arn}"
-	keyPart = "ForAllValues:StringLike dynamodb:LeadingKeys=[KEY#*]"
-	issuerP = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/issuer"
+	table     = "${KeywardTable.Arn}"
+	keyPart   = "ForAllValues:StringLike dynamodb:LeadingKeys=[KEY#*]"
+	ownerPart = "ForAllValues:StringLike dynamodb:LeadingKeys=[OWNER#*]"
+	issuerP   = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/issuer"
 )
 
 // wantGrants is every grant of every function: one action on one resource per line.
@@ -38,6 +39,8 @@ func wantGrants(acceptsRoot, derived bool) map[string][]string {
 		"dynamodb:PutItem " + table + " if " + keyPart,
 		"secretsmanager:GetSecretValue ${PepperSecret}",
 		"secretsmanager:GetSecretValue ${SigningKeysSecret}",
+		// limit events
+		"events:PutEvents ${ReminderBus.Arn} if StringEquals events:source=[" + sweeper.Defaults().Source + "]",
 	}
 	if acceptsRoot {
 		authorizer = append(authorizer, "secretsmanager:GetSecretValue ${RootSecret}")
@@ -57,6 +60,12 @@ func wantGrants(acceptsRoot, derived bool) map[string][]string {
 			"secretsmanager:GetSecretValue ${PepperSecret}",
 			"secretsmanager:GetSecretValue ${RootSecret}",
 			"secretsmanager:GetSecretValue ${SigningKeysSecret}",
+			// owner limits and their events
+			"dynamodb:GetItem " + table + " if " + ownerPart,
+			"dynamodb:PutItem " + table + " if " + ownerPart,
+			"dynamodb:UpdateItem " + table + " if " + ownerPart,
+			"dynamodb:DeleteItem " + table + " if " + ownerPart,
+			"events:PutEvents ${ReminderBus.Arn} if StringEquals events:source=[" + sweeper.Defaults().Source + "]",
 		}),
 		"TokenFunction": issuer([]string{
 			"dynamodb:GetItem " + table + " if ForAllValues:StringLike dynamodb:LeadingKeys=[KEY#* RT#*]",
@@ -65,6 +74,7 @@ func wantGrants(acceptsRoot, derived bool) map[string][]string {
 			"dynamodb:BatchWriteItem " + table + " if ForAllValues:StringLike dynamodb:LeadingKeys=[KEY#* RT#*]",
 			"secretsmanager:GetSecretValue ${PepperSecret}",
 			"secretsmanager:GetSecretValue ${SigningKeysSecret}",
+			"events:PutEvents ${ReminderBus.Arn} if StringEquals events:source=[" + sweeper.Defaults().Source + "]",
 		}),
 		"SweeperFunction": {
 			"dynamodb:Query " + table + "/index/due if ForAllValues:StringLike dynamodb:LeadingKeys=[DUE#*]",

@@ -40,6 +40,9 @@ type Config struct {
 	// LOCKOUT_MAX_FAILURES (5) in LOCKOUT_WINDOW_SECONDS (300) from one source IP lock
 	// that key id and IP for LOCKOUT_COOLDOWN_SECONDS (300).
 	Lockout lockout.Config
+	// EventBusName (EVENT_BUS_NAME) is the EventBridge bus that limit events
+	// (key.rate_limited, key.usage_exceeded) are also put on; empty: the table only.
+	EventBusName string
 	// Local is env.Local(): the process runs against the local stack. Build then
 	// tolerates DynamoDB Local's response checksums; functions pass it on to what
 	// behaves differently locally (the sweeper's NOW and its bus and topic).
@@ -58,6 +61,7 @@ func FromEnv() (Config, error) {
 		TokenAudience:       env.String("TOKEN_AUDIENCE", DefaultAudience),
 		Issuer:              env.String("ISSUER", ""),
 		IssuerParameter:     env.String("ISSUER_PARAMETER", ""),
+		EventBusName:        env.String("EVENT_BUS_NAME", ""),
 		Local:               env.Local(),
 	}
 	// Checked in this order, so the same environment always gets the same error.

@@ -17,6 +17,11 @@
 //     function that must accept it (the management API) checks Deps.Root itself.
 //   - Build reads no environment: everything it needs is in Config (Config.Local
 //     is the one "local stack" flag, env.Local()).
+//   - Deps.Meter (package meter) is built on every Build, with the EventBridge bus
+//     EVENT_BUS_NAME when set (Load creates it on the local stack). Deps.Shutdown
+//     flushes its counts within 400 ms: the functions where keys are presented call
+//     it on SIGTERM, which Lambda sends them because lambda.WithEnableSIGTERM
+//     registers an internal extension.
 //   - Each key the Verifier reads for a credential is noted for the request's log
 //     line (httpapi.NoteKeyID): a key id is logged once its API key's checksum held or
 //     its access token's signature verified, never from a string nothing checked.

@@ -12,9 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/awsclient"
+	"github.com/keyward/keyward/pkg/eventbus"
 	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/jwks"
 	"github.com/keyward/keyward/pkg/lockout"
+	"github.com/keyward/keyward/pkg/meter"
 	"github.com/keyward/keyward/pkg/secrets"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/token"
@@ -43,6 +45,11 @@ type Deps struct {
 	// SigningKeys and Tokens are set when SigningKeysSecretID is configured.
 	SigningKeys *jwks.Cache
 	Tokens      *token.Verifier
+	// Meter counts every decided use of a key and records limit events (an
+	// auth.UseObserver); Shutdown flushes its counts. Bus is where it puts the
+	// events it wins, nil without EventBusName.
+	Meter *meter.Meter
+	Bus   *eventbus.Bus
 }
 
 // Load reads the environment, and the issuer parameter if it must, and builds the
@@ -63,7 +70,14 @@ func Load(ctx context.Context) (*Deps, error) {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 	}
-	return Build(cfg, awsCfg), nil
+	d := Build(cfg, awsCfg)
+	if d.Bus != nil && cfg.Local {
+		// The local stack starts without the bus; deployed, the template makes it.
+		if err := d.Bus.Ensure(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 // ReadIssuer returns the issuer kept in the SSM parameter name: an absolute http(s)
@@ -96,6 +110,12 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 			Usage: usage.New(st), Log: log, Now: time.Now},
 		Log: log,
 	}
+	var pub meter.Publisher // nil unless configured: a nil *eventbus.Bus would not be nil
+	if cfg.EventBusName != "" {
+		d.Bus = eventbus.New(awsCfg, cfg.EventBusName)
+		pub = d.Bus
+	}
+	d.Meter = meter.New(st, pub, log)
 	if cfg.RootSecretID != "" {
 		// Set only when configured: a nil *secrets.Root in the interface would not be nil.
 		d.Root = secrets.NewRoot(sm, cfg.RootSecretID, secretTTL)

@@ -2,7 +2,8 @@
 // (type REQUEST) it allows the identity "good" (its identity source, or with none the
 // Authorization or X-API-Key header); as a route it echoes the event, its pid and its
 // environment's FAKE_NAME, logs a JSON request line as package httpapi's Router does
-// (key id k9, code c1), and fails when the body is "boom".
+// (key id k9, code c1), and fails when the body is "boom". It registers for SIGTERM
+// as Keyward's functions do (lambda.WithEnableSIGTERM).
 package main
 
 import (
@@ -58,5 +59,12 @@ func handle(_ context.Context, raw json.RawMessage) (any, error) {
 }
 
 func main() {
-	lambda.StartHandlerFunc(handle)
+	// On SIGTERM, as Keyward's functions flush their usage counts, the fake writes
+	// "flushed" to FAKE_SIGTERM_FILE (when set) and exits.
+	lambda.StartHandlerFunc(handle, lambda.WithEnableSIGTERM(func() {
+		if f := os.Getenv("FAKE_SIGTERM_FILE"); f != "" {
+			_ = os.WriteFile(f, []byte("flushed"), 0o600)
+		}
+		os.Exit(0)
+	}))
 }
