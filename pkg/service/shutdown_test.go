@@ -1,0 +1,63 @@
+package service_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/keyward/keyward/pkg/limits"
+	"github.com/keyward/keyward/pkg/service"
+	"github.com/keyward/keyward/pkg/testenv"
+)
+
+// TestMeterWiring: Load builds the meter with the configured bus, creating it on the
+// local stack (it starts without one), and Shutdown writes the counts the meter has
+// not written yet; without EVENT_BUS_NAME there is a meter and no bus.
+func TestMeterWiring(t *testing.T) {
+	e := testenv.New(t)
+	e.Setenv(t)
+	ctx := context.Background()
+	bus := "keyward-test-meter-" + strings.TrimPrefix(e.Table, "keyward-test-")
+	t.Setenv("EVENT_BUS_NAME", bus)
+	d, err := service.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Bus == nil || d.Bus.Name != bus || d.Meter == nil {
+		t.Fatalf("bus %+v, meter %v", d.Bus, d.Meter)
+	}
+	if _, err := eventbridge.NewFromConfig(e.AWS).DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: &bus}); err != nil {
+		t.Errorf("the local bus was not created: %v", err)
+	}
+	// The first use of a key is written at once; the next ones wait for their minute.
+	now := time.Now()
+	for range 3 {
+		d.Meter.ObserveUse(ctx, "wired1", "team-a", limits.CodeValid, now)
+	}
+	day := now.UTC().Format(time.DateOnly)
+	stored := func() int64 {
+		got, err := d.Store.UsageByDay(ctx, "wired1", day, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got[day].Accepted
+	}
+	if n := stored(); n != 1 {
+		t.Fatalf("before shutdown %d stored, want 1", n)
+	}
+	d.Shutdown()
+	if n := stored(); n != 3 {
+		t.Errorf("after shutdown %d stored, want 3", n)
+	}
+
+	t.Setenv("EVENT_BUS_NAME", "")
+	cfg, err := service.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := service.Build(cfg, e.AWS); d.Bus != nil || d.Meter == nil {
+		t.Errorf("without EVENT_BUS_NAME: bus %+v, meter %v", d.Bus, d.Meter)
+	}
+}
