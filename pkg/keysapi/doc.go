@@ -1,5 +1,8 @@
 // Package keysapi serves the key-management routes of the contract (docs/api.md): create, list, get,
-// patch, rotate, finish rotation, revoke, delete, batch delete, and the event logs.
+// patch, rotate, finish rotation, revoke, delete, batch delete, the event logs, a key's
+// usage per day, and the rate limit an owner's keys share (/v1/owners/{owner}/limits:
+// the caller's keys:read or keys:write must cover the owner, else 403
+// owner_not_allowed; each change is written with its owner.limits_updated event).
 //
 // Every route authenticates the caller with auth.Verifier (the same code as the
 // authorizer) and checks its scope. A handler parses and validates its request, asks
