@@ -14,7 +14,7 @@ import (
 // nopStore accepts every write at once: the benchmark measures the meter alone.
 type nopStore struct{}
 
-func (nopStore) PutUsageCount(context.Context, limits.CountWrite) error      { return nil }
+func (nopStore) PutUsageCount(context.Context, limits.CountWrite) error   { return nil }
 func (nopStore) PutEventOnce(context.Context, *store.Event) (bool, error) { return false, nil }
 
 // BenchmarkObserveUse is the meter's cost per use on the request path, for an
