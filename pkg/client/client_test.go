@@ -252,6 +252,9 @@ func TestRequests(t *testing.T) {
 		{200, nil, keyJSON},
 		{200, nil, `{"deleted":["a"],"not_found":[],"forbidden":["b"]}`},
 		{204, nil, ""},
+		{200, nil, `{"key_id":"abcdefghijklmnop","days":[{"day":"2026-12-01","accepted":3,"refused":{"RATE_LIMITED":1}}]}`},
+		{200, nil, `{"owner":"team-a/api","ratelimit":{"limit":100,"window_seconds":60}}`},
+		{200, nil, `{"owner":"team-a/api","ratelimit":null}`},
 	}}
 	c := newClient(t, r, Options{})
 	ctx := context.Background()
@@ -274,6 +277,16 @@ func TestRequests(t *testing.T) {
 	if err := c.DeleteKey(ctx, "x/y"); err != nil {
 		t.Fatal(err)
 	}
+	u, err := c.KeyUsage(ctx, "abcdefghijklmnop", 7)
+	if err != nil || len(u.Days) != 1 || u.Days[0].Refused["RATE_LIMITED"] != 1 {
+		t.Fatalf("usage: %+v %v", u, err)
+	}
+	if l, err := c.PutOwnerLimits(ctx, "team-a/api", &RateLimit{Limit: 100, WindowSeconds: 60}); err != nil || l.RateLimit == nil || l.RateLimit.Limit != 100 {
+		t.Fatalf("put owner limits: %+v %v", l, err)
+	}
+	if l, err := c.PutOwnerLimits(ctx, "team-a/api", nil); err != nil || l.RateLimit != nil {
+		t.Fatalf("remove owner limits: %+v %v", l, err)
+	}
 	got := r.requests()
 	want := []seen{
 		{method: "POST", path: "/v1/keys", contentType: "application/json", body: `{"name":"ci","scopes":["orders:read"],"owner":"alice@example.com","expires_in_days":30}`},
@@ -281,6 +294,9 @@ func TestRequests(t *testing.T) {
 		{method: "PATCH", path: "/v1/keys/abcdefghijklmnop", contentType: "application/json", body: `{"metadata":null,"allowed_cidrs":[]}`},
 		{method: "POST", path: "/v1/keys/batch-delete", contentType: "application/json", body: `{"ids":["a","b"]}`},
 		{method: "DELETE", path: "/v1/keys/x%2Fy"},
+		{method: "GET", path: "/v1/keys/abcdefghijklmnop/usage?days=7"},
+		{method: "PUT", path: "/v1/owners/team-a%2Fapi/limits", contentType: "application/json", body: `{"ratelimit":{"limit":100,"window_seconds":60}}`},
+		{method: "PUT", path: "/v1/owners/team-a%2Fapi/limits", contentType: "application/json", body: `{"ratelimit":null}`},
 	}
 	for i, w := range want {
 		g := got[i]

@@ -1,7 +1,7 @@
 // Package client is a thin, hand-written Go client for Keyward's HTTP API: the
 // management routes, whoami and the OAuth 2.0 routes, with typed requests and answers.
-// Every operation of openapi.yaml has a method (a test holds them to each other); the
-// verify and usage routes of the contract are not deployed yet, so not here either.
+// Every operation of openapi.yaml has a method (a test holds them to each other),
+// a key's usage and an owner's limits included.
 //
 // Invariants:
 //   - Every failed call returns an *Error carrying the HTTP status and the API's stable
@@ -11,7 +11,7 @@
 //     the context has none.
 //   - Retries, with capped exponential backoff and jitter, happen only on 429, 5xx and
 //     transport errors, and only for calls that may be repeated: reads, patch, finish
-//     rotation, revoke, delete, batch delete, the client_credentials grant,
+//     rotation, revoke, delete, batch delete, setting an owner's limits, the client_credentials grant,
 //     introspection and token revocation. A 429 is retried after its Retry-After, and
 //     not at all when that is longer than Options.MaxRetryAfter or than the context
 //     allows. A call whose repetition would do something new (create a key, rotate

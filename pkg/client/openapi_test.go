@@ -23,6 +23,9 @@ var operations = map[string]string{
 	"batchDeleteKeys": "BatchDelete",
 	"listKeyEvents":   "KeyEvents",
 	"listAudit":       "Audit",
+	"getKeyUsage":     "KeyUsage",
+	"getOwnerLimits":  "OwnerLimits",
+	"putOwnerLimits":  "PutOwnerLimits",
 	"whoami":          "Whoami",
 	"token":           "ClientCredentialsToken",
 	"tokenAlias":      "", // the same endpoint under a second path; the client uses the first

@@ -5,6 +5,6 @@
 // Invariants:
 //   - Put returns nil only when EventBridge accepted the entry: a call error and an
 //     entry the bus refused (FailedEntryCount) are both errors.
-//   - A Bus never creates a bus in AWS: Ensure is for the local stack only, which
-//     starts without one.
+//   - A Bus never creates a bus in AWS: Ensure (or CreateFirst, which ensures once,
+//     before the first Put) is for the local stack only, which starts without one.
 package eventbus

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,6 +27,12 @@ type Bus struct {
 	EB     API
 	Name   string
 	Source string
+	// CreateFirst makes the first Put create the bus (Ensure) first: for the local
+	// stack, so that a cold start pays nothing for a bus most runs never use.
+	CreateFirst bool
+
+	once      sync.Once
+	ensureErr error
 }
 
 // New returns the bus name on the client of awsCfg, with source Source.
@@ -36,6 +43,12 @@ func New(awsCfg aws.Config, name string) *Bus {
 // Put puts one event on the bus: detail-type detailType, detail the JSON of detail,
 // time at. An error means the bus did not accept it.
 func (b *Bus) Put(ctx context.Context, detailType string, detail any, at time.Time) error {
+	if b.CreateFirst {
+		b.once.Do(func() { b.ensureErr = b.Ensure(ctx) })
+		if b.ensureErr != nil {
+			return b.ensureErr
+		}
+	}
 	body, err := json.Marshal(detail)
 	if err != nil {
 		return fmt.Errorf("%s event: %w", detailType, err)

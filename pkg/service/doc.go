@@ -18,7 +18,7 @@
 //   - Build reads no environment: everything it needs is in Config (Config.Local
 //     is the one "local stack" flag, env.Local()).
 //   - Deps.Meter (package meter) is built on every Build, with the EventBridge bus
-//     EVENT_BUS_NAME when set (Load creates it on the local stack). Deps.Shutdown
+//     EVENT_BUS_NAME when set (on the local stack, its first put creates it). Deps.Shutdown
 //     flushes its counts within 400 ms: the functions where keys are presented call
 //     it on SIGTERM, which Lambda sends them because lambda.WithEnableSIGTERM
 //     registers an internal extension.

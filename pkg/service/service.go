@@ -70,14 +70,7 @@ func Load(ctx context.Context) (*Deps, error) {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 	}
-	d := Build(cfg, awsCfg)
-	if d.Bus != nil && cfg.Local {
-		// The local stack starts without the bus; deployed, the template makes it.
-		if err := d.Bus.Ensure(ctx); err != nil {
-			return nil, err
-		}
-	}
-	return d, nil
+	return Build(cfg, awsCfg), nil
 }
 
 // ReadIssuer returns the issuer kept in the SSM parameter name: an absolute http(s)
@@ -113,6 +106,8 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	var pub meter.Publisher // nil unless configured: a nil *eventbus.Bus would not be nil
 	if cfg.EventBusName != "" {
 		d.Bus = eventbus.New(awsCfg, cfg.EventBusName)
+		// The local stack starts without the bus (deployed, the template makes it).
+		d.Bus.CreateFirst = cfg.Local
 		pub = d.Bus
 	}
 	d.Meter = meter.New(st, pub, log)

@@ -12,8 +12,8 @@ import (
 	"github.com/keyward/keyward/pkg/testenv"
 )
 
-// TestMeterWiring: Load builds the meter with the configured bus, creating it on the
-// local stack (it starts without one), and Shutdown writes the counts the meter has
+// TestMeterWiring: Load builds the meter with the configured bus, which on the local
+// stack (it starts without one) the first event creates, and Shutdown writes the counts the meter has
 // not written yet; without EVENT_BUS_NAME there is a meter and no bus.
 func TestMeterWiring(t *testing.T) {
 	e := testenv.New(t)
@@ -28,8 +28,9 @@ func TestMeterWiring(t *testing.T) {
 	if d.Bus == nil || d.Bus.Name != bus || d.Meter == nil {
 		t.Fatalf("bus %+v, meter %v", d.Bus, d.Meter)
 	}
-	if _, err := eventbridge.NewFromConfig(e.AWS).DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: &bus}); err != nil {
-		t.Errorf("the local bus was not created: %v", err)
+	eb := eventbridge.NewFromConfig(e.AWS)
+	if _, err := eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: &bus}); err == nil {
+		t.Error("the cold start created the bus: it should wait for the first event")
 	}
 	// The first use of a key is written at once; the next ones wait for their minute.
 	now := time.Now()
@@ -50,6 +51,10 @@ func TestMeterWiring(t *testing.T) {
 	d.Shutdown()
 	if n := stored(); n != 3 {
 		t.Errorf("after shutdown %d stored, want 3", n)
+	}
+	d.Meter.ObserveUse(ctx, "wired2", "team-a", limits.CodeRateLimited, time.Now())
+	if _, err := eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: &bus}); err != nil {
+		t.Errorf("the first event did not create the local bus: %v", err)
 	}
 
 	t.Setenv("EVENT_BUS_NAME", "")
