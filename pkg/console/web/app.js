@@ -120,12 +120,13 @@ async function route() {
     if (a.getAttribute('href') === current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   const c = ctx();
-  replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
+  // The page is started first: its first API call leaves before any DOM work.
   let view;
   if (path === '/keys/new') view = createPage(c);
   else if (path.startsWith('/keys/')) view = detailPage(c, decodeURIComponent(path.slice(6)));
   else if (path === '/audit') view = auditPage(c);
   else view = listPage(c);
+  replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
   const el = await view;
   if (current !== (location.hash || '#/keys')) return; // navigated meanwhile
   replace(main, el);
