@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/keyward/keyward/pkg/console"
 )
 
@@ -379,12 +382,59 @@ func testConsoleRefused(t *testing.T, s *localStack, b *tab) {
 	b.noConsoleErrors("403 (Forbidden)")
 }
 
+// The idle timeout is the deployment's (ConsoleIdleMinutes, 15 minutes by default),
+// and the page says so; ?idle=<s> shortens it for this test. A warning with a countdown
+// comes first, activity puts the sign-out off, and then the page forgets the
+// credential and shows the sign-in screen.
 func testConsoleIdle(t *testing.T, s *localStack, b *tab) {
-	b.open("?idle=5")
+	b.open("")
+	if txt := b.text("#signin-note"); !strings.Contains(txt, "after 15 minutes without a key press") {
+		t.Errorf("the sign-in page reads %q: want the deployment's 15 minutes", txt)
+	}
 	b.signIn(s.root)
-	b.waitFor(`!!document.querySelector('#credential') && document.body.textContent.includes('without activity')`)
-	if b.visible("#whoami") {
-		t.Error("still signed in after the idle timeout")
+	if txt := b.text("#idle-note"); txt != "Signs out after 15 minutes idle" {
+		t.Errorf("the header reads %q: want the deployment's 15 minutes", txt)
+	}
+
+	b.open("?idle=6") // warns at 4 s, signs out at 6 s
+	b.signIn(s.root)
+	if txt := b.text("#idle-note"); txt != "Signs out after 6 seconds idle" {
+		t.Errorf("the header reads %q with ?idle=6", txt)
+	}
+	b.waitPhase("warning", `!document.querySelector('#idle-warning').hidden && /\d second/.test(document.querySelector('#idle-left').textContent)`)
+	if !b.visible("#whoami") {
+		t.Fatal("signed out before the warning was shown")
+	}
+	b.shot(s.p.Root, "idle-warning")
+	// Activity (here the warning's own button) puts the sign-out off.
+	b.click("#idle-stay")
+	if b.visible("#idle-warning") || !b.visible("#whoami") {
+		t.Fatal("Stay signed in did not put the sign-out off")
+	}
+	b.waitPhase("second warning", `!document.querySelector('#idle-warning').hidden`)
+	b.waitPhase("sign-out", `!!document.querySelector('#credential') && document.body.textContent.includes('without activity')`)
+	if b.visible("#whoami") || b.visible("#idle-warning") {
+		t.Error("still shown as signed in after the idle timeout")
+	}
+	// The credential is gone from the page's memory: the API module has no session.
+	if got := eval[string](b, `import('/console/api.js').then((m) => m.who() === null ? m.api('GET', '/v1/keys').then(() => 'answered', (e) => e.code) : 'still signed in')`); got != "signed_out" {
+		t.Errorf("after the idle timeout a call from the page gives %q, want signed_out", got)
+	}
+	if v := eval[string](b, `document.querySelector('#credential').value`); v != "" {
+		t.Errorf("the sign-in field holds %q", v)
 	}
 	b.noConsoleErrors()
+}
+
+// waitPhase waits for a page state, bounded like every step, and names the phase and
+// how long it took, so that a slow run says where it was slow.
+func (b *tab) waitPhase(phase, predicate string) {
+	b.t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(0))); err != nil {
+		b.t.Fatalf("phase %s: not reached after %s (%v): waiting for %s\npage:\n%s", phase, time.Since(start).Round(time.Millisecond), err, predicate, b.pageText())
+	}
+	b.t.Logf("phase %s reached after %s", phase, time.Since(start).Round(time.Millisecond))
 }
