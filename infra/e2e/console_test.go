@@ -30,6 +30,7 @@ func TestConsole(t *testing.T) {
 	t.Run("read-only", func(t *testing.T) { testConsoleReadOnly(t, s, newTab(t, b, s.base)) })
 	t.Run("owner-narrowed", func(t *testing.T) { testConsoleNarrowed(t, s, newTab(t, b, s.base)) })
 	t.Run("refused", func(t *testing.T) { testConsoleRefused(t, s, newTab(t, b, s.base)) })
+	t.Run("limits", func(t *testing.T) { testConsoleLimits(t, s, newTab(t, b, s.base)) })
 	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, newTab(t, b, s.base)) })
 }
 
@@ -437,4 +438,92 @@ func (b *tab) waitPhase(phase, predicate string) {
 		b.t.Fatalf("phase %s: not reached after %s (%v): waiting for %s\npage:\n%s", phase, time.Since(start).Round(time.Millisecond), err, predicate, b.pageText())
 	}
 	b.t.Logf("phase %s reached after %s", phase, time.Since(start).Round(time.Millisecond))
+}
+
+// keyLimits is a key's limits as the management API answers them.
+type keyLimits struct {
+	RateLimit *struct {
+		Limit         int64 `json:"limit"`
+		WindowSeconds int64 `json:"window_seconds"`
+	} `json:"ratelimit"`
+	Remaining *int64 `json:"remaining"`
+	Refill    *struct {
+		Amount int64  `json:"amount"`
+		Every  string `json:"every"`
+	} `json:"refill"`
+}
+
+// The create form sets a key's rate limit, credits and refill; the details page shows
+// them; the edit form changes and clears them; a bad combination is refused with a
+// readable message and changes nothing.
+func testConsoleLimits(t *testing.T, s *localStack, b *tab) {
+	b.open("")
+	b.signIn(s.root)
+	b.click("#new-key")
+	b.waitVisible("#key-limits")
+	for _, id := range []string{"key-rate-limit", "key-rate-window", "key-remaining", "key-refill-every", "key-refill-amount"} {
+		if b.count(fmt.Sprintf(`label[for=%q]`, id)) != 1 {
+			t.Errorf("the control #%s has no label", id)
+		}
+	}
+	b.typeInto("#key-name", "limited-e2e")
+	b.typeInto("#scope-other", "orders:read")
+	b.typeInto("#key-rate-limit", "100")
+	b.typeInto("#key-rate-window", "60")
+	b.typeInto("#key-remaining", "5000")
+	b.do(setSelect("#key-refill-every", "month"))
+	b.shot(s.p.Root, "create-limits")
+	// A refill without its amount is caught before any call.
+	b.click("#create-submit")
+	b.waitFor(`document.querySelector('#create-error').textContent.includes('needs an amount')`)
+	b.typeInto("#key-refill-amount", "5000")
+	b.click("#create-submit")
+	b.waitVisible("#secret-value")
+	b.click("#ack-secret")
+	b.click("#secret-done")
+	b.waitVisible("#key-title")
+	id := eval[string](b, `decodeURIComponent(location.hash.slice('#/keys/'.length))`)
+	summary := b.text(".summary")
+	for _, want := range []string{"100 uses per 60 s", "5000", "back to 5000 every month"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("the details read %q, lacking %q", summary, want)
+		}
+	}
+	var k keyLimits
+	call(t, "GET", s.base+"/v1/keys/"+id, s.root, "", "", &k)
+	if k.RateLimit == nil || k.RateLimit.Limit != 100 || k.RateLimit.WindowSeconds != 60 || k.Remaining == nil || *k.Remaining != 5000 ||
+		k.Refill == nil || k.Refill.Amount != 5000 || k.Refill.Every != "month" {
+		t.Fatalf("the key was created with limits %+v", k)
+	}
+
+	// The API's own refusal: a refill on unlimited credits is a 400 with its code, and
+	// the key keeps its limits.
+	b.typeInto("#edit-remaining", "")
+	b.click("#save")
+	b.waitFor(`document.querySelector('#detail-error').textContent.includes('code ')`)
+	if txt := b.text("#detail-error"); !strings.Contains(txt, "invalid_refill") {
+		t.Errorf("the refusal reads %q, want code invalid_refill", txt)
+	}
+	call(t, "GET", s.base+"/v1/keys/"+id, s.root, "", "", &k)
+	if k.Remaining == nil || *k.Remaining != 5000 || k.Refill == nil {
+		t.Errorf("a refused patch changed the limits: %+v", k)
+	}
+
+	// Edit: credits 42, no rate limit, no refill.
+	b.typeInto("#edit-rate-limit", "")
+	b.typeInto("#edit-remaining", "42")
+	b.do(setSelect("#edit-refill-every", ""))
+	b.typeInto("#edit-refill-amount", "")
+	b.click("#save")
+	b.waitFor(`document.querySelector('#flash').textContent.includes('Saved')`)
+	b.waitFor(`document.querySelector('.summary').textContent.includes('Credits left42')`)
+	k = keyLimits{}
+	call(t, "GET", s.base+"/v1/keys/"+id, s.root, "", "", &k)
+	if k.RateLimit != nil || k.Remaining == nil || *k.Remaining != 42 || k.Refill != nil {
+		t.Errorf("after the edit the limits are %+v, want only 42 credits", k)
+	}
+	if got := eval[[]string](b, `['#edit-rate-limit', '#edit-remaining', '#edit-refill-amount'].map((s) => document.querySelector(s).value)`); strings.Join(got, ",") != ",42," {
+		t.Errorf("the edit form shows %v after the save", got)
+	}
+	b.noConsoleErrors("400 (Bad Request)") // the refusal provoked above
 }

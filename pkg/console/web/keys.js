@@ -204,6 +204,59 @@ export function scopePicker(initial) {
   };
 }
 
+/** limitsText says a key's limits in words: [rate limit, credits, refill]. */
+export function limitsText(k) {
+  const rl = k.ratelimit;
+  return [
+    rl ? `${rl.limit} use${rl.limit === 1 ? '' : 's'} per ${rl.window_seconds} s` : 'none',
+    k.remaining === null || k.remaining === undefined ? 'unlimited' : String(k.remaining),
+    k.refill ? `back to ${k.refill.amount} every ${k.refill.every}` : 'none',
+  ];
+}
+
+function intOrNull(input) {
+  const v = input.value.trim();
+  return v === '' ? null : Number(v);
+}
+
+/** limitsPicker is the fieldset of a key's limits (ids prefix-rate-limit and so on),
+ * filled from k; value() is {ratelimit, remaining, refill}, null for each one left
+ * empty (no rate limit, unlimited credits, no refill), or throws a readable Error. */
+export function limitsPicker(prefix, k) {
+  const rl = (k && k.ratelimit) || null;
+  const refill = (k && k.refill) || null;
+  const num = (id, value, min, max) => h('input', { id: `${prefix}-${id}`, type: 'number', inputmode: 'numeric', step: 1, min, max,
+    value: value === null || value === undefined ? '' : value });
+  const limit = num('rate-limit', rl && rl.limit, 1, 1000000000);
+  const windowS = num('rate-window', rl ? rl.window_seconds : 60, 1, 86400);
+  const remaining = num('remaining', k ? k.remaining : null, 0, 1e15);
+  const amount = num('refill-amount', refill && refill.amount, 1, 1e15);
+  const every = h('select', { id: `${prefix}-refill-every` },
+    [['', 'no refill'], ['day', 'every day (UTC)'], ['month', 'every month (UTC)']].map(([v, label]) =>
+      h('option', { value: v, selected: (refill ? refill.every : '') === v }, label)));
+  const el = h('fieldset', { class: 'limits', id: `${prefix}-limits` }, h('legend', null, 'Usage limits'),
+    h('div', { class: 'limit-grid' },
+      field('Rate limit: uses per window', limit, 'Empty: no rate limit.'),
+      field('Window (seconds)', windowS, 'e.g. 60 for a minute.'),
+      field('Credits left', remaining, 'Each use spends one. Empty: unlimited.'),
+      field('Refill', every),
+      field('Refill to (credits)', amount, 'Needs credits to be set.')));
+  return {
+    el,
+    value: () => {
+      const out = { ratelimit: null, remaining: intOrNull(remaining), refill: null };
+      const n = intOrNull(limit);
+      if (n !== null) out.ratelimit = { limit: n, window_seconds: intOrNull(windowS) };
+      if (out.ratelimit && out.ratelimit.window_seconds === null) throw new Error('A rate limit needs a window: set its seconds.');
+      const a = intOrNull(amount);
+      if (every.value && a === null) throw new Error('A refill needs an amount: set "Refill to".');
+      if (!every.value && a !== null) throw new Error('A refill amount needs a period: choose every day or every month.');
+      if (every.value) out.refill = { amount: a, every: every.value };
+      return out;
+    },
+  };
+}
+
 /** createPage is the create form, then the one-time secret. */
 export async function createPage(c) {
   const name = h('input', { id: 'key-name', required: true, maxlength: 128, autocomplete: 'off' });
@@ -212,6 +265,7 @@ export async function createPage(c) {
   const scopes = scopePicker([]);
   const days = h('input', { id: 'key-days', type: 'number', min: 1, max: 3650, value: 90, required: true });
   const cidrs = h('textarea', { id: 'key-cidrs', rows: 2, spellcheck: 'false' });
+  const limits = limitsPicker('key', null);
   const box = h('div', { id: 'create-error' });
   const submit = h('button', { type: 'submit', class: 'primary', id: 'create-submit' }, 'Create key');
   const page = h('section', { class: 'page' });
@@ -223,6 +277,7 @@ export async function createPage(c) {
     scopes.el,
     field('Expires in (days)', days, 'Defaults to 90 days.'),
     field('Allowed CIDRs', cidrs, 'Optional: one per line; empty means from anywhere.'),
+    limits.el,
     box,
     h('div', { class: 'actions' }, submit, h('a', { href: '#/keys', class: 'button secondary' }, 'Cancel')));
   form.addEventListener('submit', async (e) => {
@@ -234,6 +289,13 @@ export async function createPage(c) {
     if (owner.value.trim()) body.owner = owner.value.trim();
     const cl = parseList(cidrs.value);
     if (cl.length) body.allowed_cidrs = cl;
+    try {
+      for (const [f, v] of Object.entries(limits.value())) if (v !== null) body[f] = v;
+    } catch (err) {
+      replace(box, errorBox(err));
+      submit.disabled = false;
+      return;
+    }
     try {
       const k = await api('POST', '/v1/keys', body);
       replace(page, secretPanel(k, k.secret, 'Key created', () => c.go(`#/keys/${encodeURIComponent(k.id)}`)));
