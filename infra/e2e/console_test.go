@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/keyward/keyward/pkg/console"
 )
@@ -22,16 +23,47 @@ func TestConsole(t *testing.T) {
 	needStackTools(t)
 	path := needChromium(t)
 	s := startStack(t)
-	b := newBrowser(t, path)
+	browser := newBrowser(t, path)
+	// Every key page asks for the key's usage; on a deployment without that route
+	// the browser logs the 404, which is then expected (usage-missing checks the
+	// page's message).
+	var allow []string
+	if usageRouteAbsent(t, s) {
+		allow = []string{"404 (Not Found)"}
+	}
+	b := browserTabs{browser, allow}
 
 	t.Run("headers", func(t *testing.T) { testConsoleHeaders(t, s) })
-	t.Run("lifecycle", func(t *testing.T) { testConsoleLifecycle(t, s, newTab(t, b, s.base)) })
-	t.Run("bulk-delete", func(t *testing.T) { testConsoleBulkDelete(t, s, newTab(t, b, s.base)) })
-	t.Run("read-only", func(t *testing.T) { testConsoleReadOnly(t, s, newTab(t, b, s.base)) })
-	t.Run("owner-narrowed", func(t *testing.T) { testConsoleNarrowed(t, s, newTab(t, b, s.base)) })
-	t.Run("refused", func(t *testing.T) { testConsoleRefused(t, s, newTab(t, b, s.base)) })
-	t.Run("limits", func(t *testing.T) { testConsoleLimits(t, s, newTab(t, b, s.base)) })
-	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, newTab(t, b, s.base)) })
+	t.Run("lifecycle", func(t *testing.T) { testConsoleLifecycle(t, s, b.tab(t, s.base)) })
+	t.Run("bulk-delete", func(t *testing.T) { testConsoleBulkDelete(t, s, b.tab(t, s.base)) })
+	t.Run("read-only", func(t *testing.T) { testConsoleReadOnly(t, s, b.tab(t, s.base)) })
+	t.Run("owner-narrowed", func(t *testing.T) { testConsoleNarrowed(t, s, b.tab(t, s.base)) })
+	t.Run("refused", func(t *testing.T) { testConsoleRefused(t, s, b.tab(t, s.base)) })
+	t.Run("limits", func(t *testing.T) { testConsoleLimits(t, s, b.tab(t, s.base)) })
+	t.Run("usage-chart", func(t *testing.T) { testConsoleUsageChart(t, s, b.tab(t, s.base)) })
+	t.Run("usage-missing", func(t *testing.T) { testConsoleUsageMissing(t, s, b.tab(t, s.base)) })
+	t.Run("usage-error", func(t *testing.T) { testConsoleUsageError(t, s, b.tab(t, s.base)) })
+	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, b.tab(t, s.base)) })
+}
+
+// browserTabs opens tabs of one browser that all allow the same console messages.
+type browserTabs struct {
+	ctx   context.Context
+	allow []string
+}
+
+func (bt browserTabs) tab(t *testing.T, base string) *tab {
+	tb := newTab(t, bt.ctx, base)
+	tb.allow = bt.allow
+	return tb
+}
+
+// usageRouteAbsent reports whether the stack lacks GET /v1/keys/{id}/usage: a 404 for
+// a key that exists.
+func usageRouteAbsent(t *testing.T, s *localStack) bool {
+	t.Helper()
+	k := createKey(t, s, "usage-probe", "usage", "orders:read")
+	return call(t, "GET", s.base+"/v1/keys/"+k.ID+"/usage?days=30", s.root, "", "", nil) == 404
 }
 
 // Through the gateway, every console answer carries the security headers, a 404
@@ -526,4 +558,152 @@ func testConsoleLimits(t *testing.T, s *localStack, b *tab) {
 		t.Errorf("the edit form shows %v after the save", got)
 	}
 	b.noConsoleErrors("400 (Bad Request)") // the refusal provoked above
+}
+
+// usageAnswer is GET /v1/keys/{id}/usage.
+type usageAnswer struct {
+	KeyID string `json:"key_id"`
+	Days  []struct {
+		Day      string           `json:"day"`
+		Accepted int64            `json:"accepted"`
+		Refused  map[string]int64 `json:"refused"`
+	} `json:"days"`
+}
+
+// usedKey is a key with a rate limit of 1 use an hour, presented three times: one
+// exchange accepted, and the others refused where limits are enforced. It answers the
+// status of GET /v1/keys/{id}/usage?days=30.
+func usedKey(t *testing.T, s *localStack) (apiKey, int) {
+	t.Helper()
+	var k apiKey
+	body := `{"name":"usage-e2e","owner":"usage","scopes":["orders:read"],"ratelimit":{"limit":1,"window_seconds":3600}}`
+	if code := call(t, "POST", s.base+"/v1/keys", s.root, "application/json", body, &k); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	for range 3 {
+		tokenStatus(t, s, k.ID, k.Secret)
+	}
+	return k, call(t, "GET", s.base+"/v1/keys/"+k.ID+"/usage?days=30", s.root, "", "", nil)
+}
+
+// Where GET /v1/keys/{id}/usage answers 200, the key's page draws the API's numbers:
+// one bar per day, accepted and refused stacked, the totals, and the same numbers in
+// the chart's label and in a table. (On a deployment without the route it is skipped,
+// and usage-missing runs instead.)
+func testConsoleUsageChart(t *testing.T, s *localStack, b *tab) {
+	k, code := usedKey(t, s)
+	if code != 200 {
+		t.Skipf("GET /v1/keys/{id}/usage answers %d here: the chart needs the route (usage-missing covers its absence)", code)
+	}
+	// Counts are written at most a minute after the uses: wait for them.
+	var u usageAnswer
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		call(t, "GET", s.base+"/v1/keys/"+k.ID+"/usage?days=30", s.root, "", "", &u)
+		var total int64
+		for _, d := range u.Days {
+			total += d.Accepted
+		}
+		if total > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no accepted use counted 3 minutes after three token exchanges: %+v", u)
+		}
+		time.Sleep(time.Second)
+	}
+	b.open("")
+	b.signIn(s.root)
+	eval[bool](b, fmt.Sprintf(`(location.hash = '#/keys/%s', true)`, k.ID))
+	b.waitPhase("usage drawn", `!!document.querySelector('#usage-chart') || !!document.querySelector('#usage-error')`)
+	if b.count("#usage-error") != 0 {
+		t.Fatalf("the usage panel shows an error: %s", b.text("#usage-error"))
+	}
+	var accepted, refused int64
+	for _, d := range u.Days {
+		accepted += d.Accepted
+		for _, n := range d.Refused {
+			refused += n
+		}
+	}
+	if len(u.Days) != 30 {
+		t.Errorf("the API answers %d days, want 30", len(u.Days))
+	}
+	if n := b.count("#usage-chart g.day"); n != len(u.Days) {
+		t.Errorf("the chart has %d bars, want one per day (%d)", n, len(u.Days))
+	}
+	want := fmt.Sprintf("%d accepted, %d refused in %d days", accepted, refused, len(u.Days))
+	if got := b.text("#usage-total"); !strings.Contains(got, want) {
+		t.Errorf("the totals read %q, want %q", got, want)
+	}
+	label := eval[string](b, `document.querySelector('#usage-chart').getAttribute('aria-label')`)
+	if !strings.Contains(label, fmt.Sprintf("%d accepted and %d refused", accepted, refused)) {
+		t.Errorf("the chart's label %q does not say the totals", label)
+	}
+	for _, d := range u.Days {
+		row := eval[[]string](b, fmt.Sprintf(`[...document.querySelectorAll('#usage-table tr[data-day=%q] td')].map((td) => td.textContent)`, d.Day))
+		if len(row) != 3 || row[1] != fmt.Sprint(d.Accepted) {
+			t.Errorf("the table row of %s is %v, want %d accepted", d.Day, row, d.Accepted)
+		}
+		bars := eval[[]float64](b, fmt.Sprintf(`['accepted', 'refused'].map((c) => { const r = document.querySelector('#usage-chart g.day[data-day=%q] rect.bar-' + c); return r ? Number(r.getAttribute('height')) : 0; })`, d.Day))
+		var r int64
+		for code, n := range d.Refused {
+			r += n
+			if n > 0 && !strings.Contains(row[2], code) {
+				t.Errorf("the table row of %s reads %q, lacking the code %s", d.Day, row[2], code)
+			}
+		}
+		if (d.Accepted > 0) != (bars[0] > 0) || (r > 0) != (bars[1] > 0) {
+			t.Errorf("the bars of %s are %v for %d accepted and %d refused", d.Day, bars, d.Accepted, r)
+		}
+	}
+	b.shot(s.p.Root, "detail-usage")
+	b.noConsoleErrors()
+}
+
+// On a deployment without GET /v1/keys/{id}/usage, the key's page says readably that
+// the counts could not be loaded, and the rest of the page works. (Skipped where the
+// route answers 200: usage-chart runs there.)
+func testConsoleUsageMissing(t *testing.T, s *localStack, b *tab) {
+	k, code := usedKey(t, s)
+	if code == 200 {
+		t.Skip("GET /v1/keys/{id}/usage answers 200 here: usage-chart covers it")
+	}
+	b.open("")
+	b.signIn(s.root)
+	eval[bool](b, fmt.Sprintf(`(location.hash = '#/keys/%s', true)`, k.ID))
+	b.waitPhase("usage message", `!!document.querySelector('#usage-error')`)
+	if txt := b.text("#usage-error"); !strings.Contains(txt, "Usage counts could not be loaded") || !strings.Contains(txt, fmt.Sprint(code)) {
+		t.Errorf("the usage panel reads %q, want a readable message with the %d", txt, code)
+	}
+	if got := b.text("#key-title"); got != "usage-e2e" || !b.visible("#save") {
+		t.Errorf("the rest of the key's page is broken: title %q", got)
+	}
+	b.shot(s.p.Root, "detail-usage")
+	b.noConsoleErrors(fmt.Sprintf("%d (", code))
+}
+
+// Whatever the deployment, a usage request that fails (blocked here, as a network
+// error) leaves a readable message in the panel and the rest of the page working.
+func testConsoleUsageError(t *testing.T, s *localStack, b *tab) {
+	k := createKey(t, s, "usage-blocked", "usage", "orders:read")
+	if _, err := chromedp.Call(b.ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(b.ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{URLPatterns: []*network.BlockPattern{
+		{URLPattern: "*://*:*/v1/keys/*/usage?*", Block: true},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	b.open("")
+	b.signIn(s.root)
+	eval[bool](b, fmt.Sprintf(`(location.hash = '#/keys/%s', true)`, k.ID))
+	b.waitPhase("usage message", `!!document.querySelector('#usage-error')`)
+	if txt := b.text("#usage-error"); !strings.Contains(txt, "Usage counts could not be loaded") {
+		t.Errorf("the usage panel reads %q", txt)
+	}
+	if b.text("#key-title") != "usage-blocked" || !b.visible("#rotate") {
+		t.Error("a failed usage request broke the key's page")
+	}
+	b.noConsoleErrors("ERR_BLOCKED_BY_CLIENT")
 }

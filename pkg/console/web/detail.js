@@ -7,6 +7,7 @@ import { describe } from './perms.js';
 import { failed, scopePicker, parseList, limitsPicker, limitsText } from './keys.js';
 import { secretPanel } from './secret.js';
 import { eventTable } from './audit.js';
+import { usageSection } from './usage.js';
 
 const GRACES = [
   [0, 'None: the old secret stops working at once'],
@@ -20,6 +21,9 @@ const GRACES = [
 export async function detailPage(c, id) {
   const page = h('section', { class: 'page' });
   const box = h('div', { id: 'detail-error' });
+  // The usage is asked for at once, beside the key, and drawn when it comes.
+  const usage = c.can.read ? api('GET', `/v1/keys/${encodeURIComponent(id)}/usage?days=30`) : null;
+  if (usage) usage.catch(() => {}); // shown by the usage panel
   let k;
   try {
     k = await api('GET', `/v1/keys/${encodeURIComponent(id)}`);
@@ -27,16 +31,23 @@ export async function detailPage(c, id) {
     failed(c, box, err);
     return replace(page, h('h1', null, 'Key'), box, h('p', null, h('a', { href: '#/keys' }, 'Back to the keys')));
   }
+  usagePanels.set(page, usageSection(c, usage));
   return render(c, page, box, k);
 }
 
+// The usage panel of each details page, kept across its redraws (an edit or a rotation
+// does not change the counts).
+const usagePanels = new WeakMap();
+
 function render(c, page, box, k) {
+  const panel = usagePanels.get(page) || null;
   const writable = c.can.writeKey(k) && k.status !== 'revoked' && k.status !== 'expired';
   replace(page,
     h('div', { class: 'page-head' }, h('h1', { id: 'key-title' }, k.name), status(k.status)),
     box,
     actions(c, page, box, k),
     summary(k),
+    panel,
     h('div', { class: 'columns' },
       writable ? editForm(c, page, box, k) : readOnly(k),
       permissions(k)),

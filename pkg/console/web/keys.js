@@ -236,11 +236,11 @@ export function limitsPicker(prefix, k) {
       h('option', { value: v, selected: (refill ? refill.every : '') === v }, label)));
   const el = h('fieldset', { class: 'limits', id: `${prefix}-limits` }, h('legend', null, 'Usage limits'),
     h('div', { class: 'limit-grid' },
-      field('Rate limit: uses per window', limit, 'Empty: no rate limit.'),
-      field('Window (seconds)', windowS, 'e.g. 60 for a minute.'),
-      field('Credits left', remaining, 'Each use spends one. Empty: unlimited.'),
+      field('Rate limit (uses)', limit, 'Per window. Empty: no rate limit.'),
+      field('Window (seconds)', windowS, 'e.g. 60: a minute.'),
+      field('Credits left', remaining, 'A use spends one. Empty: unlimited.'),
       field('Refill', every),
-      field('Refill to (credits)', amount, 'Needs credits to be set.')));
+      field('Refill to (credits)', amount, 'Needs credits set.')));
   return {
     el,
     value: () => {
