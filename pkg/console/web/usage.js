@@ -5,12 +5,15 @@
 
 import { h, replace } from './ui.js';
 
-const SVG = 'http://www.w3.org/2000/svg';
+// The chart's root is a <template> of index.html: the HTML parser gives it the SVG
+// namespace, which the chart's other elements take from it.
+const ROOT = document.getElementById('svg-root').content.firstElementChild;
+const SVG = ROOT.namespaceURI;
 const BAR = 12; // width of one day in the chart's own units; the height is 100
 const GAP = 2;
 
 function svg(tag, attrs, ...children) {
-  const el = document.createElementNS(SVG, tag);
+  const el = tag === 'svg' ? ROOT.cloneNode(false) : document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
   el.append(...children);
   return el;
