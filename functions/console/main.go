@@ -1,5 +1,7 @@
 // Command console is the Lambda function that serves Keyward's web console (pkg/console)
-// at GET /console and the files under it. It reads no table and no secret.
+// at GET /console and the files under it. It reads no table and no secret; its one
+// setting is the idle timeout, CONSOLE_IDLE_MINUTES (template parameter
+// ConsoleIdleMinutes).
 package main
 
 import (
@@ -12,7 +14,12 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	h, err := console.New(log)
+	cfg, err := console.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("console: cold start", "err", err)
+		os.Exit(1)
+	}
+	h, err := console.New(log, cfg)
 	if err != nil {
 		log.Error("console: cold start", "err", err)
 		os.Exit(1)

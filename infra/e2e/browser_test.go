@@ -67,6 +67,9 @@ type tab struct {
 	base string
 	mu   sync.Mutex
 	msgs []chromedp.ConsoleMessage
+	// allow lists console messages expected of every page of this tab (see
+	// noConsoleErrors).
+	allow []string
 }
 
 // newTab opens a tab at 1280 px whose page may use the clipboard (as a user who
@@ -253,7 +256,7 @@ next:
 		if m.Type != chromedp.ConsoleError && m.Type != chromedp.ConsoleWarning && m.Type != chromedp.ConsoleException {
 			continue
 		}
-		for _, a := range allowed {
+		for _, a := range append(allowed, b.allow...) {
 			if strings.Contains(m.Text, a) {
 				continue next
 			}

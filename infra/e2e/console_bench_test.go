@@ -43,7 +43,7 @@ func BenchmarkConsole(b *testing.B) {
 	if code != 200 {
 		b.Fatalf("token: %d", code)
 	}
-	var page, dom, bare, inPage []time.Duration
+	var page, dom, painted, bare, inPage []time.Duration
 	for range consoleRuns {
 		tb.do(evalAction(`(location.hash = '#/keys/new', true)`))
 		tb.waitVisible("#key-name")
@@ -53,13 +53,21 @@ func BenchmarkConsole(b *testing.B) {
 				if (document.querySelectorAll('#key-rows tr[data-key]').length < 50) return;
 				obs.disconnect();
 				const dom = performance.now() - t0;
-				requestAnimationFrame(() => resolve([dom, performance.now() - t0]));
+				// The list is rendered at the next animation frame; the frame is
+				// painted when a message posted from it is handled.
+				requestAnimationFrame(() => {
+					const frame = performance.now() - t0;
+					const ch = new MessageChannel();
+					ch.port1.onmessage = () => resolve([dom, frame, performance.now() - t0]);
+					ch.port2.postMessage(0);
+				});
 			});
 			obs.observe(document.getElementById('main'), {childList: true, subtree: true});
 			location.hash = '#/keys';
 		})`)
 		page = append(page, time.Duration(res[1]*float64(time.Millisecond)))
 		dom = append(dom, time.Duration(res[0]*float64(time.Millisecond)))
+		painted = append(painted, time.Duration(res[2]*float64(time.Millisecond)))
 		bare = append(bare, bareList(b, s.base, token))
 		bms := eval[float64](tb, fmt.Sprintf(`(async () => {
 			const t0 = performance.now();
@@ -73,9 +81,9 @@ func BenchmarkConsole(b *testing.B) {
 	}
 	p, r, g := median(page), median(inPage), median(bare)
 	lines := fmt.Sprintf("figure console_first_load_transfer = %.1f KB gzipped (goal <= 150) [%d requests]\n", kb, requests) +
-		fmt.Sprintf("figure console_list_50_vs_bare = %.2fx (goal <= 1.5) [navigation to 50 rows rendered %.1f ms (rows in the DOM at %.1f ms); "+
+		fmt.Sprintf("figure console_list_50_vs_bare = %.2fx (goal <= 1.5) [navigation to 50 rows rendered %.1f ms (rows in the DOM at %.1f ms, that frame painted at %.1f ms); "+
 			"the same browser's bare GET /v1/keys + one asset %.1f ms (from Go: %.1f ms); medians of %d, interleaved]\n",
-			float64(p)/float64(r), ms(p), ms(median(dom)), ms(r), ms(g), consoleRuns)
+			float64(p)/float64(r), ms(p), ms(median(dom)), ms(median(painted)), ms(r), ms(g), consoleRuns)
 	fmt.Print(lines)
 	if dir := filepath.Join(s.p.Root, ".local", "bench"); dirExists(dir) {
 		if err := os.WriteFile(filepath.Join(dir, "console.txt"), []byte(lines), 0o644); err != nil {

@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 	"github.com/keyward/keyward/pkg/console"
 )
 
@@ -19,15 +23,47 @@ func TestConsole(t *testing.T) {
 	needStackTools(t)
 	path := needChromium(t)
 	s := startStack(t)
-	b := newBrowser(t, path)
+	browser := newBrowser(t, path)
+	// Every key page asks for the key's usage; on a deployment without that route
+	// the browser logs the 404, which is then expected (usage-missing checks the
+	// page's message).
+	var allow []string
+	if usageRouteAbsent(t, s) {
+		allow = []string{"404 (Not Found)"}
+	}
+	b := browserTabs{browser, allow}
 
 	t.Run("headers", func(t *testing.T) { testConsoleHeaders(t, s) })
-	t.Run("lifecycle", func(t *testing.T) { testConsoleLifecycle(t, s, newTab(t, b, s.base)) })
-	t.Run("bulk-delete", func(t *testing.T) { testConsoleBulkDelete(t, s, newTab(t, b, s.base)) })
-	t.Run("read-only", func(t *testing.T) { testConsoleReadOnly(t, s, newTab(t, b, s.base)) })
-	t.Run("owner-narrowed", func(t *testing.T) { testConsoleNarrowed(t, s, newTab(t, b, s.base)) })
-	t.Run("refused", func(t *testing.T) { testConsoleRefused(t, s, newTab(t, b, s.base)) })
-	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, newTab(t, b, s.base)) })
+	t.Run("lifecycle", func(t *testing.T) { testConsoleLifecycle(t, s, b.tab(t, s.base)) })
+	t.Run("bulk-delete", func(t *testing.T) { testConsoleBulkDelete(t, s, b.tab(t, s.base)) })
+	t.Run("read-only", func(t *testing.T) { testConsoleReadOnly(t, s, b.tab(t, s.base)) })
+	t.Run("owner-narrowed", func(t *testing.T) { testConsoleNarrowed(t, s, b.tab(t, s.base)) })
+	t.Run("refused", func(t *testing.T) { testConsoleRefused(t, s, b.tab(t, s.base)) })
+	t.Run("limits", func(t *testing.T) { testConsoleLimits(t, s, b.tab(t, s.base)) })
+	t.Run("usage-chart", func(t *testing.T) { testConsoleUsageChart(t, s, b.tab(t, s.base)) })
+	t.Run("usage-missing", func(t *testing.T) { testConsoleUsageMissing(t, s, b.tab(t, s.base)) })
+	t.Run("usage-error", func(t *testing.T) { testConsoleUsageError(t, s, b.tab(t, s.base)) })
+	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, b.tab(t, s.base)) })
+}
+
+// browserTabs opens tabs of one browser that all allow the same console messages.
+type browserTabs struct {
+	ctx   context.Context
+	allow []string
+}
+
+func (bt browserTabs) tab(t *testing.T, base string) *tab {
+	tb := newTab(t, bt.ctx, base)
+	tb.allow = bt.allow
+	return tb
+}
+
+// usageRouteAbsent reports whether the stack lacks GET /v1/keys/{id}/usage: a 404 for
+// a key that exists.
+func usageRouteAbsent(t *testing.T, s *localStack) bool {
+	t.Helper()
+	k := createKey(t, s, "usage-probe", "usage", "orders:read")
+	return call(t, "GET", s.base+"/v1/keys/"+k.ID+"/usage?days=30", s.root, "", "", nil) == 404
 }
 
 // Through the gateway, every console answer carries the security headers, a 404
@@ -379,12 +415,297 @@ func testConsoleRefused(t *testing.T, s *localStack, b *tab) {
 	b.noConsoleErrors("403 (Forbidden)")
 }
 
+// The idle timeout is the deployment's (ConsoleIdleMinutes, 15 minutes by default),
+// and the page says so; ?idle=<s> shortens it for this test. A warning with a countdown
+// comes first, activity puts the sign-out off, and then the page forgets the
+// credential and shows the sign-in screen.
 func testConsoleIdle(t *testing.T, s *localStack, b *tab) {
-	b.open("?idle=5")
+	b.open("")
+	if txt := b.text("#signin-note"); !strings.Contains(txt, "after 15 minutes without a key press") {
+		t.Errorf("the sign-in page reads %q: want the deployment's 15 minutes", txt)
+	}
 	b.signIn(s.root)
-	b.waitFor(`!!document.querySelector('#credential') && document.body.textContent.includes('without activity')`)
-	if b.visible("#whoami") {
-		t.Error("still signed in after the idle timeout")
+	if txt := b.text("#idle-note"); txt != "Signs out after 15 minutes idle" {
+		t.Errorf("the header reads %q: want the deployment's 15 minutes", txt)
+	}
+
+	b.open("?idle=12") // warns at 8 s, signs out at 12 s
+	b.signIn(s.root)
+	if txt := b.text("#idle-note"); txt != "Signs out after 12 seconds idle" {
+		t.Errorf("the header reads %q with ?idle=12", txt)
+	}
+	b.waitPhase("warning", `!document.querySelector('#idle-warning').hidden && /\d second/.test(document.querySelector('#idle-left').textContent)`)
+	if !b.visible("#whoami") {
+		t.Fatal("signed out before the warning was shown")
+	}
+	// Activity (a key press) puts the sign-out off.
+	b.do(chromedp.KeyEvent("x"))
+	if !b.visible("#whoami") {
+		t.Fatal("phase stay: the page signed out before the key press reached it (a loaded machine?)")
+	}
+	if b.visible("#idle-warning") {
+		t.Fatal("a key press did not put the sign-out off")
+	}
+	b.waitPhase("second warning", `!document.querySelector('#idle-warning').hidden`)
+	b.waitPhase("sign-out", `!!document.querySelector('#credential') && document.body.textContent.includes('without activity')`)
+	if b.visible("#whoami") || b.visible("#idle-warning") {
+		t.Error("still shown as signed in after the idle timeout")
+	}
+	// The credential is gone from the page's memory: the API module has no session.
+	if got := eval[string](b, `import('/console/api.js').then((m) => m.who() === null ? m.api('GET', '/v1/keys').then(() => 'answered', (e) => e.code) : 'still signed in')`); got != "signed_out" {
+		t.Errorf("after the idle timeout a call from the page gives %q, want signed_out", got)
+	}
+	if v := eval[string](b, `document.querySelector('#credential').value`); v != "" {
+		t.Errorf("the sign-in field holds %q", v)
 	}
 	b.noConsoleErrors()
+}
+
+// waitPhase waits for a page state, bounded like every step, and names the phase and
+// how long it took, so that a slow run says where it was slow.
+func (b *tab) waitPhase(phase, predicate string) {
+	b.t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(0))); err != nil {
+		b.t.Fatalf("phase %s: not reached after %s (%v): waiting for %s\npage:\n%s", phase, time.Since(start).Round(time.Millisecond), err, predicate, b.pageText())
+	}
+	b.t.Logf("phase %s reached after %s", phase, time.Since(start).Round(time.Millisecond))
+}
+
+// keyLimits is a key's limits as the management API answers them.
+type keyLimits struct {
+	RateLimit *struct {
+		Limit         int64 `json:"limit"`
+		WindowSeconds int64 `json:"window_seconds"`
+	} `json:"ratelimit"`
+	Remaining *int64 `json:"remaining"`
+	Refill    *struct {
+		Amount int64  `json:"amount"`
+		Every  string `json:"every"`
+	} `json:"refill"`
+}
+
+// The create form sets a key's rate limit, credits and refill; the details page shows
+// them; the edit form changes and clears them; a bad combination is refused with a
+// readable message and changes nothing.
+func testConsoleLimits(t *testing.T, s *localStack, b *tab) {
+	b.open("")
+	b.signIn(s.root)
+	b.click("#new-key")
+	b.waitVisible("#key-limits")
+	for _, id := range []string{"key-rate-limit", "key-rate-window", "key-remaining", "key-refill-every", "key-refill-amount"} {
+		if b.count(fmt.Sprintf(`label[for=%q]`, id)) != 1 {
+			t.Errorf("the control #%s has no label", id)
+		}
+	}
+	b.typeInto("#key-name", "limited-e2e")
+	b.typeInto("#scope-other", "orders:read")
+	b.typeInto("#key-rate-limit", "100")
+	b.typeInto("#key-rate-window", "60")
+	b.typeInto("#key-remaining", "5000")
+	b.do(setSelect("#key-refill-every", "month"))
+	b.shot(s.p.Root, "create-limits")
+	// A refill without its amount is caught before any call.
+	b.click("#create-submit")
+	b.waitFor(`document.querySelector('#create-error').textContent.includes('needs an amount')`)
+	b.typeInto("#key-refill-amount", "5000")
+	b.click("#create-submit")
+	b.waitVisible("#secret-value")
+	b.click("#ack-secret")
+	b.click("#secret-done")
+	b.waitVisible("#key-title")
+	id := eval[string](b, `decodeURIComponent(location.hash.slice('#/keys/'.length))`)
+	summary := b.text(".summary")
+	for _, want := range []string{"100 uses per 60 s", "5000", "back to 5000 every month"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("the details read %q, lacking %q", summary, want)
+		}
+	}
+	var k keyLimits
+	call(t, "GET", s.base+"/v1/keys/"+id, s.root, "", "", &k)
+	if k.RateLimit == nil || k.RateLimit.Limit != 100 || k.RateLimit.WindowSeconds != 60 || k.Remaining == nil || *k.Remaining != 5000 ||
+		k.Refill == nil || k.Refill.Amount != 5000 || k.Refill.Every != "month" {
+		t.Fatalf("the key was created with limits %+v", k)
+	}
+
+	// The API's own refusal: a refill on unlimited credits is a 400 with its code, and
+	// the key keeps its limits.
+	b.typeInto("#edit-remaining", "")
+	b.click("#save")
+	b.waitFor(`document.querySelector('#detail-error').textContent.includes('code ')`)
+	if txt := b.text("#detail-error"); !strings.Contains(txt, "invalid_refill") {
+		t.Errorf("the refusal reads %q, want code invalid_refill", txt)
+	}
+	call(t, "GET", s.base+"/v1/keys/"+id, s.root, "", "", &k)
+	if k.Remaining == nil || *k.Remaining != 5000 || k.Refill == nil {
+		t.Errorf("a refused patch changed the limits: %+v", k)
+	}
+
+	// Edit: credits 42, no rate limit, no refill.
+	b.typeInto("#edit-rate-limit", "")
+	b.typeInto("#edit-remaining", "42")
+	b.do(setSelect("#edit-refill-every", ""))
+	b.typeInto("#edit-refill-amount", "")
+	b.click("#save")
+	b.waitFor(`document.querySelector('#flash').textContent.includes('Saved')`)
+	b.waitFor(`document.querySelector('.summary').textContent.includes('Credits left42')`)
+	k = keyLimits{}
+	call(t, "GET", s.base+"/v1/keys/"+id, s.root, "", "", &k)
+	if k.RateLimit != nil || k.Remaining == nil || *k.Remaining != 42 || k.Refill != nil {
+		t.Errorf("after the edit the limits are %+v, want only 42 credits", k)
+	}
+	if got := eval[[]string](b, `['#edit-rate-limit', '#edit-remaining', '#edit-refill-amount'].map((s) => document.querySelector(s).value)`); strings.Join(got, ",") != ",42," {
+		t.Errorf("the edit form shows %v after the save", got)
+	}
+	b.noConsoleErrors("400 (Bad Request)") // the refusal provoked above
+}
+
+// usageAnswer is GET /v1/keys/{id}/usage.
+type usageAnswer struct {
+	KeyID string `json:"key_id"`
+	Days  []struct {
+		Day      string           `json:"day"`
+		Accepted int64            `json:"accepted"`
+		Refused  map[string]int64 `json:"refused"`
+	} `json:"days"`
+}
+
+// usedKey is a key with a rate limit of 1 use an hour, presented three times: one
+// exchange accepted, and the others refused where limits are enforced. It answers the
+// status of GET /v1/keys/{id}/usage?days=30.
+func usedKey(t *testing.T, s *localStack) (apiKey, int) {
+	t.Helper()
+	var k apiKey
+	body := `{"name":"usage-e2e","owner":"usage","scopes":["orders:read"],"ratelimit":{"limit":1,"window_seconds":3600}}`
+	if code := call(t, "POST", s.base+"/v1/keys", s.root, "application/json", body, &k); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	for range 3 {
+		tokenStatus(t, s, k.ID, k.Secret)
+	}
+	return k, call(t, "GET", s.base+"/v1/keys/"+k.ID+"/usage?days=30", s.root, "", "", nil)
+}
+
+// Where GET /v1/keys/{id}/usage answers 200, the key's page draws the API's numbers:
+// one bar per day, accepted and refused stacked, the totals, and the same numbers in
+// the chart's label and in a table. (On a deployment without the route it is skipped,
+// and usage-missing runs instead.)
+func testConsoleUsageChart(t *testing.T, s *localStack, b *tab) {
+	k, code := usedKey(t, s)
+	if code != 200 {
+		t.Skipf("GET /v1/keys/{id}/usage answers %d here: the chart needs the route (usage-missing covers its absence)", code)
+	}
+	// Counts are written at most a minute after the uses: wait for them.
+	var u usageAnswer
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		call(t, "GET", s.base+"/v1/keys/"+k.ID+"/usage?days=30", s.root, "", "", &u)
+		var total int64
+		for _, d := range u.Days {
+			total += d.Accepted
+		}
+		if total > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no accepted use counted 3 minutes after three token exchanges: %+v", u)
+		}
+		time.Sleep(time.Second)
+	}
+	b.open("")
+	b.signIn(s.root)
+	eval[bool](b, fmt.Sprintf(`(location.hash = '#/keys/%s', true)`, k.ID))
+	b.waitPhase("usage drawn", `!!document.querySelector('#usage-chart') || !!document.querySelector('#usage-error')`)
+	if b.count("#usage-error") != 0 {
+		t.Fatalf("the usage panel shows an error: %s", b.text("#usage-error"))
+	}
+	var accepted, refused int64
+	for _, d := range u.Days {
+		accepted += d.Accepted
+		for _, n := range d.Refused {
+			refused += n
+		}
+	}
+	if len(u.Days) != 30 {
+		t.Errorf("the API answers %d days, want 30", len(u.Days))
+	}
+	if n := b.count("#usage-chart g.day"); n != len(u.Days) {
+		t.Errorf("the chart has %d bars, want one per day (%d)", n, len(u.Days))
+	}
+	want := fmt.Sprintf("%d accepted, %d refused in %d days", accepted, refused, len(u.Days))
+	if got := b.text("#usage-total"); !strings.Contains(got, want) {
+		t.Errorf("the totals read %q, want %q", got, want)
+	}
+	label := eval[string](b, `document.querySelector('#usage-chart').getAttribute('aria-label')`)
+	if !strings.Contains(label, fmt.Sprintf("%d accepted and %d refused", accepted, refused)) {
+		t.Errorf("the chart's label %q does not say the totals", label)
+	}
+	for _, d := range u.Days {
+		row := eval[[]string](b, fmt.Sprintf(`[...document.querySelectorAll('#usage-table tr[data-day=%q] td')].map((td) => td.textContent)`, d.Day))
+		if len(row) != 3 || row[1] != fmt.Sprint(d.Accepted) {
+			t.Errorf("the table row of %s is %v, want %d accepted", d.Day, row, d.Accepted)
+		}
+		bars := eval[[]float64](b, fmt.Sprintf(`['accepted', 'refused'].map((c) => { const r = document.querySelector('#usage-chart g.day[data-day=%q] rect.bar-' + c); return r ? Number(r.getAttribute('height')) : 0; })`, d.Day))
+		var r int64
+		for code, n := range d.Refused {
+			r += n
+			if n > 0 && !strings.Contains(row[2], code) {
+				t.Errorf("the table row of %s reads %q, lacking the code %s", d.Day, row[2], code)
+			}
+		}
+		if (d.Accepted > 0) != (bars[0] > 0) || (r > 0) != (bars[1] > 0) {
+			t.Errorf("the bars of %s are %v for %d accepted and %d refused", d.Day, bars, d.Accepted, r)
+		}
+	}
+	b.shot(s.p.Root, "detail-usage")
+	b.noConsoleErrors()
+}
+
+// On a deployment without GET /v1/keys/{id}/usage, the key's page says readably that
+// the counts could not be loaded, and the rest of the page works. (Skipped where the
+// route answers 200: usage-chart runs there.)
+func testConsoleUsageMissing(t *testing.T, s *localStack, b *tab) {
+	k, code := usedKey(t, s)
+	if code == 200 {
+		t.Skip("GET /v1/keys/{id}/usage answers 200 here: usage-chart covers it")
+	}
+	b.open("")
+	b.signIn(s.root)
+	eval[bool](b, fmt.Sprintf(`(location.hash = '#/keys/%s', true)`, k.ID))
+	b.waitPhase("usage message", `!!document.querySelector('#usage-error')`)
+	if txt := b.text("#usage-error"); !strings.Contains(txt, "Usage counts could not be loaded") || !strings.Contains(txt, fmt.Sprint(code)) {
+		t.Errorf("the usage panel reads %q, want a readable message with the %d", txt, code)
+	}
+	if got := b.text("#key-title"); got != "usage-e2e" || !b.visible("#save") {
+		t.Errorf("the rest of the key's page is broken: title %q", got)
+	}
+	b.shot(s.p.Root, "detail-usage")
+	b.noConsoleErrors(fmt.Sprintf("%d (", code))
+}
+
+// Whatever the deployment, a usage request that fails (blocked here, as a network
+// error) leaves a readable message in the panel and the rest of the page working.
+func testConsoleUsageError(t *testing.T, s *localStack, b *tab) {
+	k := createKey(t, s, "usage-blocked", "usage", "orders:read")
+	if _, err := chromedp.Call(b.ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(b.ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{URLPatterns: []*network.BlockPattern{
+		{URLPattern: "*://*:*/v1/keys/*/usage?*", Block: true},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	b.open("")
+	b.signIn(s.root)
+	eval[bool](b, fmt.Sprintf(`(location.hash = '#/keys/%s', true)`, k.ID))
+	b.waitPhase("usage message", `!!document.querySelector('#usage-error')`)
+	if txt := b.text("#usage-error"); !strings.Contains(txt, "Usage counts could not be loaded") {
+		t.Errorf("the usage panel reads %q", txt)
+	}
+	if b.text("#key-title") != "usage-blocked" || !b.visible("#rotate") {
+		t.Error("a failed usage request broke the key's page")
+	}
+	b.noConsoleErrors("ERR_BLOCKED_BY_CLIENT")
 }

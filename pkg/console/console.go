@@ -85,13 +85,16 @@ type Handler struct {
 	log    *slog.Logger
 }
 
-// New reads every embedded file once and prepares its answers; log gets one line per
-// request (nil: none).
-func New(log *slog.Logger) (*Handler, error) {
-	return newHandler(Files(), log)
+// New reads every embedded file once and prepares its answers, index.html with the
+// deployment's settings cfg; log gets one line per request (nil: none).
+func New(log *slog.Logger, cfg Config) (*Handler, error) {
+	return newHandler(Files(), log, cfg)
 }
 
-func newHandler(files fs.FS, log *slog.Logger) (*Handler, error) {
+func newHandler(files fs.FS, log *slog.Logger, cfg Config) (*Handler, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -103,6 +106,11 @@ func newHandler(files fs.FS, log *slog.Logger) (*Handler, error) {
 		body, err := fs.ReadFile(files, name)
 		if err != nil {
 			return err
+		}
+		if name == Index {
+			if body, err = withConfig(body, cfg); err != nil {
+				return err
+			}
 		}
 		a, err := prepare(name, body)
 		if err != nil {

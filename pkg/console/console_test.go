@@ -70,7 +70,7 @@ func body(t *testing.T, resp events.APIGatewayV2HTTPResponse) []byte {
 
 func newTestHandler(t *testing.T) *Handler {
 	t.Helper()
-	h, err := New(nil)
+	h, err := New(nil, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestNewRefusesBadTrees(t *testing.T) {
 		"no index":      {"app.js": {Data: []byte("x")}},
 		"unknown types": {Index: {Data: []byte("x")}, "notes.unknownext": {Data: []byte("x")}},
 	} {
-		if _, err := newHandler(files, nil); err == nil {
+		if _, err := newHandler(files, nil, Config{}); err == nil {
 			t.Errorf("%s: newHandler accepted it", name)
 		}
 	}
@@ -222,5 +222,58 @@ func TestFilesKeepThePolicy(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The deployment's idle timeout reaches the page, and a bad one stops the cold start.
+func TestIdleTimeoutSetting(t *testing.T) {
+	for _, tc := range []struct {
+		env     string
+		want    string
+		wantErr bool
+	}{
+		{"", `<meta name="keyward-idle-minutes" content="15">`, false},
+		{"5", `<meta name="keyward-idle-minutes" content="5">`, false},
+		{"1440", `<meta name="keyward-idle-minutes" content="1440">`, false},
+		{"1441", "", true},
+		{"-1", "", true},
+		{"ten", "", true},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			cfg, err := ConfigFromEnv(func(k string) string {
+				if k == IdleEnv {
+					return tc.env
+				}
+				return ""
+			})
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("%s=%q accepted", IdleEnv, tc.env)
+				}
+				if _, err := New(nil, Config{IdleMinutes: MaxIdleMinutes + 1}); err == nil {
+					t.Fatal("New accepted an idle timeout above the bound")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := New(nil, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page := string(body(t, serve(t, h, request("GET", Prefix, nil))))
+			if strings.Count(page, `name="keyward-idle-minutes"`) != 1 || !strings.Contains(page, tc.want) {
+				t.Errorf("the page does not carry %s", tc.want)
+			}
+		})
+	}
+}
+
+// An index.html without the setting's element is refused: the setting would be lost.
+func TestIndexWithoutIdleSetting(t *testing.T) {
+	files := fstest.MapFS{Index: {Data: []byte("<!doctype html><title>x</title>")}}
+	if _, err := newHandler(files, nil, Config{IdleMinutes: 3}); err == nil {
+		t.Fatal("an index.html without the idle setting was accepted")
 	}
 }

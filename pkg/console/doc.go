@@ -20,5 +20,9 @@
 //   - Cache-Control is no-cache: the file names carry no version, so a browser
 //     revalidates (a 304 with the ETag costs no body) and never runs a stale script
 //     beside a newer page.
+//   - The deployment's one setting, the idle timeout (Config, CONSOLE_IDLE_MINUTES, 1
+//     to 1440 minutes, 15 by default), reaches the page as a meta element of
+//     index.html, written in when the Handler is built (ETag included); a bad value
+//     fails the cold start instead of serving a page with another timeout.
 //   - The handler reads no table and no secret: its function's role grants nothing.
 package console

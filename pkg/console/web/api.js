@@ -60,10 +60,12 @@ function applyToken(s, tok) {
   s.expiresAt = Date.now() + (tok.expires_in || 300) * 1000;
 }
 
-// fresh makes sure the access token has at least 30 s left: a refresh (which rotates
-// the refresh token), or a new exchange if the refresh is refused.
+// stale reports whether the access token has less than 30 s left.
+function stale(s) { return s.kind === 'key' && Date.now() >= s.expiresAt - 30000; }
+
+// fresh gives s an access token with at least 30 s left: a refresh (which rotates the
+// refresh token), or a new exchange if the refresh is refused.
 async function fresh(s) {
-  if (s.kind !== 'key' || Date.now() < s.expiresAt - 30000) return;
   const client = { client_id: s.keyId, client_secret: s.secret };
   try {
     applyToken(s, await tokenRequest({ grant_type: 'refresh_token', refresh_token: s.refreshToken, ...client }));
@@ -109,8 +111,10 @@ export function signOut() {
 /** who is the signed-in caller ({key_id, owner, scopes, auth}), or null. */
 export function who() { return session ? session.who : null; }
 
+// call starts the request at once when the token is fresh (no await before fetch, so
+// a page that calls first and builds its DOM after does not delay the request).
 async function call(s, method, path, body) {
-  await fresh(s);
+  if (stale(s)) await fresh(s);
   const headers = { Authorization: `Bearer ${s.kind === 'key' ? s.accessToken : s.secret}` };
   const init = { method, headers, credentials: 'omit', cache: 'no-store' };
   if (body !== undefined) {

@@ -13,23 +13,60 @@ import { pendingSecret, dropSecret } from './secret.js';
 const main = document.getElementById('main');
 const flash = document.getElementById('flash');
 
-// Idle timeout: 15 minutes without a key press, click or touch signs out. ?idle=<s>
-// (at least 5) shortens it, for a kiosk or a test.
+// Idle timeout: the deployment's, from the page's keyward-idle-minutes meta element
+// (template parameter ConsoleIdleMinutes, 15 by default). ?idle=<s> (at least 5) may
+// shorten it, for a kiosk or a test; nothing lengthens it. A warning with a countdown
+// shows for the last minute (a third of the timeout, if that is shorter).
+const idleMeta = document.querySelector('meta[name="keyward-idle-minutes"]');
+const idleMinutes = Math.max(1, Number(idleMeta && idleMeta.content) || 15);
 const idleParam = Number(new URLSearchParams(location.search).get('idle'));
-const IDLE_MS = (idleParam >= 5 ? idleParam : 15 * 60) * 1000;
+const IDLE_MS = Math.min(idleMinutes * 60, idleParam >= 5 ? idleParam : Infinity) * 1000;
+const WARN_MS = Math.min(60000, IDLE_MS / 3);
+const warning = document.getElementById('idle-warning');
+let lastActive = 0;
 let idleTimer = 0;
+
+/** idleText says how long the console waits, e.g. "15 minutes". */
+function idleText() {
+  const s = Math.round(IDLE_MS / 1000);
+  if (s < 60) return `${s} seconds`;
+  const m = Math.round(s / 60);
+  return m === 1 ? '1 minute' : `${m} minutes`;
+}
 
 function resetIdle() {
   if (!who()) return;
+  lastActive = Date.now();
+  warning.hidden = true;
+  checkIdle();
+}
+
+// checkIdle signs out once the timeout has passed, shows the warning near its end,
+// and checks again when something may change (every second during the warning).
+// Times are taken from the clock, not summed from timers a background tab delays.
+function checkIdle() {
   clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => end('You were signed out after a period without activity.'), IDLE_MS);
+  if (!who()) return;
+  const idle = Date.now() - lastActive;
+  if (idle >= IDLE_MS) { end('You were signed out after a period without activity.'); return; }
+  const warnAt = IDLE_MS - WARN_MS;
+  if (idle >= warnAt) {
+    const left = Math.ceil((IDLE_MS - idle) / 1000);
+    document.getElementById('idle-left').textContent = `${left} second${left === 1 ? '' : 's'}`;
+    warning.hidden = false;
+  }
+  idleTimer = setTimeout(checkIdle, idle < warnAt ? warnAt - idle : Math.min(1000, IDLE_MS - idle));
 }
 for (const ev of ['keydown', 'pointerdown', 'wheel', 'touchstart']) {
   document.addEventListener(ev, resetIdle, { passive: true, capture: true });
 }
+document.addEventListener('visibilitychange', checkIdle);
+document.getElementById('idle-stay').addEventListener('click', resetIdle);
+document.getElementById('idle-note').textContent = `Signs out after ${idleText()} idle`;
 
 function end(message) {
   clearTimeout(idleTimer);
+  warning.hidden = true;
   signOut();
   dropSecret();
   header();
@@ -76,7 +113,7 @@ function signInPage(message) {
   const form = h('form', { class: 'panel signin', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'Sign in'),
     message ? notice(message) : null,
-    h('p', null, 'Paste an API key or the root credential. A key is traded for a short-lived access token; the credential stays in this tab\'s memory only and is forgotten on sign-out, reload or after 15 minutes idle.'),
+    h('p', { id: 'signin-note' }, `Paste an API key or the root credential. A key is traded for a short-lived access token; the credential stays in this tab's memory only and is forgotten on sign-out, reload or after ${idleText()} without a key press or click.`),
     field('API key or root credential', input),
     err,
     h('div', { class: 'actions' }, submit));
@@ -120,12 +157,13 @@ async function route() {
     if (a.getAttribute('href') === current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   const c = ctx();
-  replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
+  // The page is started first: its first API call leaves before any DOM work.
   let view;
   if (path === '/keys/new') view = createPage(c);
   else if (path.startsWith('/keys/')) view = detailPage(c, decodeURIComponent(path.slice(6)));
   else if (path === '/audit') view = auditPage(c);
   else view = listPage(c);
+  replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
   const el = await view;
   if (current !== (location.hash || '#/keys')) return; // navigated meanwhile
   replace(main, el);

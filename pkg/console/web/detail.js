@@ -4,9 +4,10 @@
 import { api, query } from './api.js';
 import { h, replace, field, timeEl, left, status, errorBox, dialog } from './ui.js';
 import { describe } from './perms.js';
-import { failed, scopePicker, parseList } from './keys.js';
+import { failed, scopePicker, parseList, limitsPicker, limitsText } from './keys.js';
 import { secretPanel } from './secret.js';
 import { eventTable } from './audit.js';
+import { usageSection } from './usage.js';
 
 const GRACES = [
   [0, 'None: the old secret stops working at once'],
@@ -20,6 +21,9 @@ const GRACES = [
 export async function detailPage(c, id) {
   const page = h('section', { class: 'page' });
   const box = h('div', { id: 'detail-error' });
+  // The usage is asked for at once, beside the key, and drawn when it comes.
+  const usage = c.can.read ? api('GET', `/v1/keys/${encodeURIComponent(id)}/usage?days=30`) : null;
+  if (usage) usage.catch(() => {}); // shown by the usage panel
   let k;
   try {
     k = await api('GET', `/v1/keys/${encodeURIComponent(id)}`);
@@ -27,16 +31,23 @@ export async function detailPage(c, id) {
     failed(c, box, err);
     return replace(page, h('h1', null, 'Key'), box, h('p', null, h('a', { href: '#/keys' }, 'Back to the keys')));
   }
+  usagePanels.set(page, usageSection(c, usage));
   return render(c, page, box, k);
 }
 
+// The usage panel of each details page, kept across its redraws (an edit or a rotation
+// does not change the counts).
+const usagePanels = new WeakMap();
+
 function render(c, page, box, k) {
+  const panel = usagePanels.get(page) || null;
   const writable = c.can.writeKey(k) && k.status !== 'revoked' && k.status !== 'expired';
   replace(page,
     h('div', { class: 'page-head' }, h('h1', { id: 'key-title' }, k.name), status(k.status)),
     box,
     actions(c, page, box, k),
     summary(k),
+    panel,
     h('div', { class: 'columns' },
       writable ? editForm(c, page, box, k) : readOnly(k),
       permissions(k)),
@@ -52,6 +63,8 @@ function summary(k) {
     ['Updated', timeEl(k.updated_at)], ['Expires', timeEl(k.expires_at)],
     ['Last used', k.last_used_at ? h('span', null, timeEl(k.last_used_at), k.last_used_ip ? ` from ${k.last_used_ip}` : '') : 'never'],
   ];
+  const [rate, credits, refill] = limitsText(k);
+  rows.push(['Rate limit', rate], ['Credits left', credits], ['Refill', refill]);
   if (k.rotation) {
     rows.push(['Previous secret valid until', h('span', null, timeEl(k.rotation.previous_expires_at),
       h('span', { class: 'left', id: 'grace-left' }, ` (${left(k.rotation.previous_expires_at)} left)`))]);
@@ -147,7 +160,8 @@ function editForm(c, page, box, k) {
   const cidrs = h('textarea', { id: 'edit-cidrs', rows: 2, spellcheck: 'false' }, (k.allowed_cidrs || []).join('\n'));
   const metadata = h('textarea', { id: 'edit-metadata', rows: 3, spellcheck: 'false' }, JSON.stringify(k.metadata || {}, null, 2));
   const expires = h('input', { id: 'edit-expires', type: 'datetime-local', value: utcInput(k.expires_at) });
-  const err = h('div');
+  const limits = limitsPicker('edit', k);
+  const err = h('div', { id: 'edit-error' });
   const save = h('button', { type: 'submit', class: 'primary', id: 'save' }, 'Save changes');
   const form = h('form', { class: 'panel form', 'aria-labelledby': 'edit-title' },
     h('h2', { id: 'edit-title' }, 'Edit'),
@@ -155,6 +169,7 @@ function editForm(c, page, box, k) {
     field('Allowed CIDRs', cidrs, 'One per line; empty means from anywhere.'),
     field('Metadata (JSON object)', metadata),
     field('Expires at (UTC)', expires),
+    limits.el,
     err, h('div', { class: 'actions' }, save));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -165,7 +180,13 @@ function editForm(c, page, box, k) {
       metadata.focus();
       return;
     }
+    let lim;
+    try { lim = limits.value(); } catch (ex) {
+      replace(err, errorBox(ex));
+      return;
+    }
     const patch = changes(k, {
+      ...lim,
       name: name.value.trim(), description: description.value.trim(), owner: owner.value.trim(),
       scopes: scopes.value(), allowed_cidrs: parseList(cidrs.value), metadata: meta,
       expires_at: !expires.value || expires.value === utcInput(k.expires_at) ? k.expires_at
@@ -182,8 +203,10 @@ function editForm(c, page, box, k) {
 function changes(k, next) {
   const patch = {};
   const was = { name: k.name, description: k.description || '', owner: k.owner || '', scopes: k.scopes || [],
-    allowed_cidrs: k.allowed_cidrs || [], metadata: k.metadata || {}, expires_at: k.expires_at };
-  for (const f of ['name', 'description', 'owner', 'scopes', 'allowed_cidrs', 'metadata', 'expires_at']) {
+    allowed_cidrs: k.allowed_cidrs || [], metadata: k.metadata || {}, expires_at: k.expires_at,
+    ratelimit: k.ratelimit ?? null, remaining: k.remaining ?? null, refill: k.refill ?? null };
+  // A limit left as it was is not sent: credits spent meanwhile are not set back.
+  for (const f of ['name', 'description', 'owner', 'scopes', 'allowed_cidrs', 'metadata', 'expires_at', 'ratelimit', 'remaining', 'refill']) {
     if (JSON.stringify(next[f]) !== JSON.stringify(was[f])) patch[f] = next[f];
   }
   return patch;

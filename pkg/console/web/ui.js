@@ -117,8 +117,16 @@ export function dialog(title, body, actions, first) {
   });
 }
 
-/** focusMain moves the focus to the page's heading after a route change. */
+// scrolled tracks whether the window is scrolled, from scroll events, so that
+// focusMain need not read scrollY (a read that forces a layout of the new page).
+let scrolled = false;
+addEventListener('scroll', () => { scrolled = window.scrollY > 0; }, { passive: true });
+
+/** focusMain moves the focus to the page's heading after a route change, and the
+ * window to the top. preventScroll: scrolling the heading into view would lay the
+ * page out at once, in the middle of the script, instead of once in the next frame. */
 export function focusMain(main) {
   const h1 = main.querySelector('h1');
-  if (h1) { h1.tabIndex = -1; h1.focus({ preventScroll: false }); }
+  if (h1) { h1.tabIndex = -1; h1.focus({ preventScroll: true }); }
+  if (scrolled) window.scrollTo(0, 0);
 }
