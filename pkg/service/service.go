@@ -93,7 +93,7 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	d := &Deps{
 		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Guard: guard,
 		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: notingKeys{st}, Peppers: peppers, Guard: guard,
-			Usage: usage.New(st), Log: log, Now: time.Now},
+			Usage: usage.New(st), Limits: st, Log: log, Now: time.Now},
 		Log: log,
 	}
 	if cfg.RootSecretID != "" {
