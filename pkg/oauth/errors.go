@@ -42,8 +42,8 @@ var (
 	// spirit of RFC 8628's slow_down: the 429 and Retry-After say when to come back.
 	errRateLimited   = &oauthError{Status: http.StatusTooManyRequests, Code: "rate_limited"}
 	errUsageExceeded = &oauthError{Status: http.StatusTooManyRequests, Code: "usage_exceeded"}
-	errTooLarge          = &oauthError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request"}
-	errServer            = &oauthError{Status: http.StatusInternalServerError, Code: "server_error",
+	errTooLarge      = &oauthError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request"}
+	errServer        = &oauthError{Status: http.StatusInternalServerError, Code: "server_error",
 		Description: "An internal error occurred; it has been logged."}
 )
 
