@@ -76,6 +76,7 @@ func (a *API) Router() *httpapi.Router {
 	r.Handle("POST /v1/keys/batch-delete", a.with(authz.Delete, a.batchDelete))
 	r.Handle("GET /v1/keys/{id}/events", a.with(authz.ReadEvents, a.keyEvents))
 	r.Handle("GET /v1/audit", a.with(authz.ReadEvents, a.audit))
+	r.Handle("POST /v1/keys/verify", a.with(authz.Verify, a.verify))
 	r.Handle("GET /v1/whoami", a.whoami)
 	r.Handle("GET /v1/openapi.json", a.openAPI)
 	return r
