@@ -128,8 +128,10 @@ func (d *Dynamo) UseKey(ctx context.Context, in UseInput) (*UseResult, error) {
 		if key, err = unmarshalKey(item); err != nil {
 			return nil, fmt.Errorf("unmarshal key %s: %w", in.ID, err)
 		}
-		if state, err = LimitState(item); err != nil {
-			return nil, err
+		if state = key.UseState; state == nil { // decoded with the key when it has limits
+			if state, err = LimitState(item); err != nil {
+				return nil, err
+			}
 		}
 		if ok {
 			return &UseResult{Key: key, State: state, Counted: true}, nil
@@ -172,6 +174,9 @@ func (d *Dynamo) readLimits(ctx context.Context, id string) (*Key, *limits.State
 	k, err := unmarshalKey(out.Item)
 	if err != nil {
 		return nil, nil, fmt.Errorf("unmarshal key %s: %w", id, err)
+	}
+	if k.UseState != nil { // decoded with the key when it has limits
+		return k, k.UseState, nil
 	}
 	s, err := LimitState(out.Item)
 	return k, s, err
