@@ -49,6 +49,10 @@
 // refill, zero without one). Decision.Limits shows what a key's use left of its
 // credits and window. A Verifier without a LimitCounter fails a limited key closed.
 //
+// Use.Free verifies without a use: every check is made, nothing is counted on the key
+// or its owner, and nothing is reported (the authorizer on an unconfigured route,
+// token revocation and introspection).
+//
 // Every decided use of an existing key is reported to Verifier.Uses, once, with its
 // code (limits.CodeValid, or EXPIRED, REVOKED, INSUFFICIENT_SCOPE, IP_NOT_ALLOWED,
 // RATE_LIMITED, USAGE_EXCEEDED, LOCKED). Not reported: unknown ids and wrong secrets

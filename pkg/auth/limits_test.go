@@ -284,6 +284,20 @@ func TestRefusedKeySpendsNothing(t *testing.T) {
 	if d := warm.verifyUse(t, scoped, "198.51.100.20", auth.Use{Scope: "orders:read"}); d.Reason != auth.IPNotAllowed {
 		t.Fatalf("outside the networks: %q", d.Reason)
 	}
+	// A free verification checks everything and counts nothing, on the key or its
+	// owner's window.
+	if err := warm.st.PutOwnerLimits(ctx, "alice@example.com", limits.OwnerLimits{RateLimit: &limits.RateLimit{Limit: 100, WindowSeconds: 3600}}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(auth.OwnerLimitTTL) // the instance no longer trusts "no owner limit"
+	for range 3 {
+		if d := warm.verifyUse(t, scoped, ip, auth.Use{Free: true}); !d.OK() {
+			t.Fatalf("free verification: %q", d.Reason)
+		}
+	}
+	if s, err := warm.st.OwnerLimits(ctx, "alice@example.com"); err != nil || s.WindowCount != 0 {
+		t.Fatalf("free verifications counted on the owner: %+v, %v", s, err)
+	}
 	spentNothing("scope and network", sk.ID, before)
 	if d := warm.verifyUse(t, scoped, ip, auth.Use{Scope: "orders:read"}); !d.OK() {
 		t.Fatalf("with the scope: %q", d.Reason)

@@ -169,7 +169,9 @@ func (c *use) answer(ctx context.Context, k *store.Key, d Decision) Decision {
 		}
 		return c.v.failed(ctx, c.guarded, c.id, c.ip, c.now)
 	}
-	c.v.observe(ctx, k, d.Reason, c.now)
+	if !c.u.Free { // a free verification is not a use: neither counted nor observed
+		c.v.observe(ctx, k, d.Reason, c.now)
+	}
 	return d
 }
 
@@ -181,8 +183,11 @@ func (c *use) decide(ctx context.Context, stored *store.Key, hint *limits.State)
 	if d.Reason != Accepted {
 		return c.answer(ctx, stored, d), nil
 	}
-	if hint == nil || c.u.Free {
-		c.v.caches().forget(stored.ID)
+	if c.u.Free {
+		return c.answer(ctx, stored, d), nil
+	}
+	if hint == nil {
+		c.v.caches().forget(stored.ID) // not limited (any more)
 		return c.ownerUse(ctx, d, stored, nil)
 	}
 	return c.spend(ctx, stored, d, hint)
