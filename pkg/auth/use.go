@@ -172,6 +172,9 @@ func (c *use) answer(ctx context.Context, k *store.Key, d Decision) Decision {
 	if !c.u.Free { // a free verification is not a use: neither counted nor observed
 		c.v.observe(ctx, k, d.Reason, c.now)
 	}
+	if d.Principal.Key != nil && d.Limits == nil {
+		d.Limits = viewOf(k.UseState, c.now) // a refusal shows the limits as they stand
+	}
 	return d
 }
 

@@ -68,6 +68,9 @@ func TestVerifyKey(t *testing.T) {
 		if c.code == "NOT_FOUND" && (r.body["key_id"] != nil || r.body["owner"] != nil || r.body["remaining"] != nil) {
 			t.Errorf("%v: NOT_FOUND tells about a key: %s", c.in, r.raw)
 		}
+		if c.code == "INSUFFICIENT_SCOPE" && (r.str("key_id") != kid || r.body["remaining"] != 2.0 || r.body["ratelimit"] == nil) {
+			t.Errorf("%v: a refusal of a key the caller may see shows it and its limits: %s", c.in, r.raw)
+		}
 	}
 	if r := h.verifyCall(narrow, map[string]any{"key": key, "ip": ip}).must(t, 200); r.str("code") != "NOT_FOUND" || r.body["key_id"] != nil {
 		t.Fatalf("caller not covering the owner: %s", r.raw)
