@@ -167,8 +167,8 @@ type Verifier struct {
 	// is used (authorizer, management API, token endpoint), so a key in use never
 	// looks stale to the sweeper.
 	Usage UsageRecorder
-	// Limits counts uses of keys and owners that have limits (store.Dynamo). A key
-	// with limits fails closed (an error) where it is nil.
+	// Limits counts uses of keys and owners that have limits (store.Dynamo). Where it
+	// is nil, a key with limits fails closed (an error) and owner limits are not read.
 	Limits LimitCounter
 	// Uses, when set, is told the outcome of every decided use of an existing key.
 	Uses UseObserver

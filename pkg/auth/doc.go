@@ -47,7 +47,8 @@
 // Reasons of limits: RateLimited (the key's or owner's window is full; RetryAfter to
 // its end) and UsageExceeded (credits do not cover the cost; RetryAfter to the next
 // refill, zero without one). Decision.Limits shows what a key's use left of its
-// credits and window. A Verifier without a LimitCounter fails a limited key closed.
+// credits and window. A Verifier without a LimitCounter fails a limited key closed
+// and reads no owner limits; every function's Verifier has one (package service).
 //
 // Use.Free verifies without a use: every check is made, nothing is counted on the key
 // or its owner, and nothing is reported (the authorizer on an unconfigured route,
