@@ -38,6 +38,12 @@ const (
 	IPNotAllowed Reason = "ip_not_allowed"
 	// TooManyAttempts: this key id has failed too often from this source IP lately.
 	TooManyAttempts Reason = "too_many_attempts"
+	// InsufficientScope: the credential lacks the scope the use requires (Use.Scope).
+	InsufficientScope Reason = "insufficient_scope"
+	// RateLimited: the key's or its owner's rate-limit window is full.
+	RateLimited Reason = "rate_limited"
+	// UsageExceeded: the key's credits do not cover the use's cost.
+	UsageExceeded Reason = "usage_exceeded"
 )
 
 // Principal is a verified caller.
@@ -57,9 +63,14 @@ type Principal struct {
 type Decision struct {
 	Principal Principal
 	Reason    Reason
-	// RetryAfter is, for TooManyAttempts, how long the lock has left (for a
-	// Retry-After header, rounded up to whole seconds); zero otherwise.
+	// RetryAfter is, for TooManyAttempts, how long the lock has left; for
+	// RateLimited, the time to the window's end; for UsageExceeded, the time to the
+	// next refill (zero without one). A Retry-After header rounds it up to whole
+	// seconds (RetryAfterSeconds). Zero otherwise.
 	RetryAfter time.Duration
+	// Limits is, for a key with limits, what the use left of them (credits, the
+	// rate-limit window); nil for a key without limits or when not known.
+	Limits *LimitView
 }
 
 // RetryAfterSeconds is RetryAfter as a Retry-After header value: whole seconds,
@@ -156,41 +167,90 @@ type Verifier struct {
 	// is used (authorizer, management API, token endpoint), so a key in use never
 	// looks stale to the sweeper.
 	Usage UsageRecorder
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Limits counts uses of keys and owners that have limits (store.Dynamo). Where it
+	// is nil, a key with limits fails closed (an error) and owner limits are not read.
+	Limits LimitCounter
+	// Uses, when set, is told the outcome of every decided use of an existing key.
+	Uses UseObserver
+	Log  *slog.Logger
+	Now  func() time.Time
+
+	uc *useCaches // created on first use (caches)
 }
 
 // dummyHash is compared against when a key id is unknown, so an unknown key costs
 // the same HMAC work as a known one and timing does not tell them apart.
 var dummyHash = make([]byte, 32)
 
-// Verify checks credential, presented from sourceIP.
+// Verify checks credential, presented from sourceIP, for one use of cost 1 with no
+// scope required: VerifyUse with a zero Use.
 func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Decision, error) {
+	return v.VerifyUse(ctx, credential, sourceIP, Use{})
+}
+
+// VerifyUse checks credential, presented from sourceIP, for the use u, and counts the
+// use against the key's and its owner's limits when they have any (see doc.go for
+// the order of checks and what each costs).
+func (v *Verifier) VerifyUse(ctx context.Context, credential, sourceIP string, u Use) (Decision, error) {
 	if credential == "" {
 		return Decision{Reason: Missing}, nil
 	}
+	if u.Cost <= 0 {
+		u.Cost = 1
+	}
 	now := v.Now()
 	if v.Tokens != nil && v.Tokens.LooksLikeToken(credential) {
-		return v.verifyToken(ctx, credential, sourceIP, now)
+		return v.verifyToken(ctx, credential, sourceIP, u, now)
 	}
 	k, err := apikey.Parse(credential, v.Prefix)
 	if err != nil {
-		return v.verifyRoot(ctx, credential)
+		return v.verifyRoot(ctx, credential, u)
 	}
 	// A locked pair costs no read. A request without a source IP (REST TOKEN events)
 	// is never counted: all of them would share one pair.
-	guarded := v.Guard != nil && sourceIP != ""
-	if guarded {
+	c := &use{v: v, u: u, ip: sourceIP, now: now, id: k.ID, guarded: v.Guard != nil && sourceIP != ""}
+	if c.guarded {
 		if until, ok := v.Guard.Locked(k.ID, sourceIP, now); ok {
 			return tooMany(until, now), nil
 		}
 	}
-	stored, err := v.Keys.GetKey(ctx, k.ID)
+	if cached := v.caches().hint(k.ID); cached != nil && !u.Free {
+		if d, ok, err := c.warm(ctx, k.Secret, cached); ok || err != nil {
+			return d, err
+		}
+	}
+	return c.cold(ctx, k.Secret)
+}
+
+// warm is the use of a limited key this instance has seen (cached): when the secret
+// matches it and it would accept the use, one UpdateItem both counts the use and
+// returns the key, which is then checked again. ok is false when cached cannot settle
+// the use alone (a wrong secret, a rotation, any refusal): it then takes the read.
+func (c *use) warm(ctx context.Context, secret string, cached *store.Key) (Decision, bool, error) {
+	n, err := c.v.matchKey(ctx, secret, cached, c.now)
+	if err != nil || n == 0 {
+		return Decision{}, false, err
+	}
+	c.hash = hashOf(cached, n)
+	d := c.check(cached)
+	if d.Reason != Accepted {
+		return Decision{}, false, nil
+	}
+	d, err = c.spend(ctx, cached, d, cached.UseState)
+	return d, true, err
+}
+
+// cold is the use of an API key read from the store: one consistent GetItem, then
+// the lock on the item, the secret, status, expiry, networks and scope, and for a key
+// with limits one UpdateItem that counts the use.
+func (c *use) cold(ctx context.Context, secret string) (Decision, error) {
+	v := c.v
+	stored, err := v.Keys.GetKey(ctx, c.id)
 	if errors.Is(err, store.ErrNotFound) {
-		if _, err := v.match(ctx, k.Secret, store.Secret{Hash: dummyHash}); err != nil {
+		if _, err := v.match(ctx, secret, store.Secret{Hash: dummyHash}); err != nil {
 			return Decision{}, err
 		}
-		return v.failed(ctx, guarded, k.ID, sourceIP, now), nil
+		return v.failed(ctx, c.guarded, c.id, c.ip, c.now), nil
 	}
 	if err != nil {
 		return Decision{}, err
@@ -198,22 +258,18 @@ func (v *Verifier) Verify(ctx context.Context, credential, sourceIP string) (Dec
 	// A lock set by any instance is on the item just read. The pair is refused before
 	// the secret is compared: a right and a wrong secret get the same answer, and
 	// neither counts, resets or records anything.
-	if until, ok := stored.LockedUntil(sourceIP, now); ok {
-		return tooMany(until, now), nil
+	if until, ok := stored.LockedUntil(c.ip, c.now); ok {
+		return c.answer(ctx, stored, tooMany(until, c.now)), nil
 	}
-	n, err := v.matchKey(ctx, k.Secret, stored, now)
+	n, err := v.matchKey(ctx, secret, stored, c.now)
 	if err != nil {
 		return Decision{}, err
 	}
 	if n == 0 {
-		return v.failed(ctx, guarded, k.ID, sourceIP, now), nil
+		return v.failed(ctx, c.guarded, c.id, c.ip, c.now), nil
 	}
-	if r := usable(stored, sourceIP, now); r != Accepted {
-		return Decision{Reason: r}, nil
-	}
-	p := principalOf(stored, KindAPIKey)
-	p.SecretN = n
-	return Decision{Principal: p}, nil
+	c.hash = hashOf(stored, n)
+	return c.decide(ctx, stored, stored.UseState)
 }
 
 // failed counts a wrong secret for keyID from sourceIP, and refuses it as Unknown, or
@@ -319,7 +375,8 @@ func (v *Verifier) pepperFor(ctx context.Context, id string) (secrets.Version, b
 	return p, ok, nil
 }
 
-func (v *Verifier) verifyRoot(ctx context.Context, credential string) (Decision, error) {
+// verifyRoot recognises the root credential: it holds every scope and has no limits.
+func (v *Verifier) verifyRoot(ctx context.Context, credential string, _ Use) (Decision, error) {
 	if v.Root == nil {
 		return Decision{Reason: Malformed}, nil
 	}
@@ -334,8 +391,10 @@ func (v *Verifier) verifyRoot(ctx context.Context, credential string) (Decision,
 }
 
 // verifyToken checks an access token, then its key: a token of a revoked, deleted
-// or expired key, or one presented from outside the key's networks, is refused.
-func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time.Time) (Decision, error) {
+// or expired key, or one presented from outside the key's networks, is refused. A
+// key with limits counts the use in one UpdateItem without the secret's HMAC (the
+// token's signature proves it), from this instance's last view of the key.
+func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, u Use, now time.Time) (Decision, error) {
 	tok, reason, err := v.Tokens.VerifyToken(ctx, s, now)
 	if err != nil || reason != Accepted {
 		return Decision{Reason: reason}, err
@@ -357,24 +416,12 @@ func (v *Verifier) verifyToken(ctx context.Context, s, sourceIP string, now time
 	if err != nil {
 		return Decision{}, err
 	}
-	if r := usable(stored, sourceIP, now); r != Accepted {
-		return Decision{Reason: r}, nil
+	c := &use{v: v, u: u, ip: sourceIP, now: now, id: tok.KeyID, tok: &tok}
+	hint := stored.UseState
+	if cached := v.caches().hint(stored.ID); cached != nil {
+		hint = cached.UseState // fresher than a cached read, and written by this instance
 	}
-	// The same read answers for the token itself: revoked by its client (RFC 7009).
-	if stored.TokenRevoked(tok.JTI, tok.IssuedAt) {
-		return Decision{Reason: Revoked}, nil
-	}
-	// And for the secret version it was issued under: once rotation (grace 0), finish
-	// or the end of grace kills that version, its tokens die with it.
-	if !stored.SecretLive(tok.SecretN, now) {
-		return Decision{Reason: Revoked}, nil
-	}
-	p := principalOf(stored, KindAccessToken)
-	p.SecretN = tok.SecretN
-	// A token never carries more than its key holds now: narrowing the key's scopes
-	// narrows its live tokens too.
-	p.Scopes = p.Scopes.Intersect(tok.Scopes)
-	return Decision{Principal: p}, nil
+	return c.decide(ctx, stored, hint)
 }
 
 // HashSecret returns the stored form of a new secret: its HMAC under the current pepper.

@@ -37,7 +37,7 @@ func newInstance(t *testing.T, env *testenv.Env, clock *testenv.Clock) *instance
 	db := &testenv.CountingDB{API: deps.DDB}
 	st := store.New(db, env.Table, cfg.EventRetention)
 	v := deps.Verifier
-	v.Keys, v.Guard, v.Usage, v.Now = st, lockout.New(st, cfg.Lockout), nil, clock.Now
+	v.Keys, v.Limits, v.Guard, v.Usage, v.Now = st, st, lockout.New(st, cfg.Lockout), nil, clock.Now
 	return &instance{v: v, st: st, db: db}
 }
 

@@ -47,6 +47,9 @@ const (
 	codeIP           = "ip_not_allowed"
 	codeTooMany      = "too_many_attempts"
 	codeUnknownRoute = "unknown_route"
+	// The key's (or its owner's) rate limit, or its credits, refuse the use.
+	codeRateLimited   = "rate_limited"
+	codeUsageExceeded = "usage_exceeded"
 )
 
 // outcome is the decision for one request, before it is shaped for its event kind.
@@ -94,9 +97,12 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 	return a.answer(req, table, out)
 }
 
-// decide verifies the credential and checks the route's scope.
+// decide verifies the credential for the route's scope, counting one use of a key
+// with limits. The scope is checked before the use is counted, and a call of an
+// unconfigured route counts nothing: a refused request spends nothing.
 func (a *Authorizer) decide(ctx context.Context, req request, table *routeconfig.Table) (outcome, error) {
-	d, err := a.Verifier.Verify(ctx, req.credential, req.sourceIP)
+	rule, known := table.Match(req.method, req.path)
+	d, err := a.Verifier.VerifyUse(ctx, req.credential, req.sourceIP, auth.Use{Scope: rule.Scope, Free: !known})
 	if err != nil {
 		return outcome{}, err
 	}
@@ -110,31 +116,21 @@ func (a *Authorizer) decide(ctx context.Context, req request, table *routeconfig
 		return outcome{code: codeIP}, nil
 	case d.Reason == auth.TooManyAttempts:
 		return outcome{code: codeTooMany}, nil
+	case d.Reason == auth.InsufficientScope:
+		return outcome{principal: d.Principal, code: codeScope}, nil
+	case d.Reason == auth.RateLimited:
+		return outcome{principal: d.Principal, code: codeRateLimited}, nil
+	case d.Reason == auth.UsageExceeded:
+		return outcome{principal: d.Principal, code: codeUsageExceeded}, nil
 	default:
 		return outcome{invalid: true, code: codeInvalid}, nil
 	}
 	p := d.Principal
-	out := outcome{principal: p, allowed: true}
-	if !permits(table, p, req.method, req.path) {
-		out.allowed, out.code = false, codeScope
-		if _, ok := table.Match(req.method, req.path); !ok {
-			out.code = codeUnknownRoute
-		}
-		return out, nil
+	if !known {
+		return outcome{principal: p, code: codeUnknownRoute}, nil
 	}
 	a.Verifier.RecordUse(ctx, p, req.sourceIP)
-	return out, nil
-}
-
-// permits reports whether p may call method path under table. An unknown route is
-// denied to everyone.
-func permits(table *routeconfig.Table, p auth.Principal, method, path string) bool {
-	r, ok := table.Match(method, path)
-	return ok && allowsRule(p, r)
-}
-
-func allowsRule(p auth.Principal, r routeconfig.Rule) bool {
-	return r.Scope == "" || p.Scopes.AllowsString(r.Scope)
+	return outcome{principal: p, allowed: true}, nil
 }
 
 // contextOf is the answer's context: strings only, as API Gateway requires.

@@ -27,8 +27,16 @@
 //     (403). The context's "error" says which (too_many_attempts for a lockout; a REST
 //     Gateway Response can map it). API Gateway cannot answer 429 from a Lambda
 //     authorizer; the management API can.
-//   - infrastructure failure: the error ErrUnavailable (500), never an Allow. An error
-//     is not cached by API Gateway, a Deny would be. So is an event that does not
+//   - valid credential over its limits (package limits: the key's or its owner's
+//     rate limit, the key's credits): REST Deny (403); HTTP false (403), with context
+//     "error" rate_limited or usage_exceeded. Each request is one use
+//     (auth.Verifier.VerifyUse with the route's scope): the scope is checked before
+//     the use is counted, and an unconfigured route is verified without counting
+//     (Use.Free), so a refused request spends nothing. An access token's use counts
+//     on its key too.
+//   - infrastructure failure: the error ErrUnavailable (500), never an Allow, also when
+//     a limited key's use cannot be counted. An error is not cached by API Gateway, a
+//     Deny would be. So is an event that does not
 //     decode: it is refused before the fast decoder unless it is one JSON object, and
 //     a decoder panic is an error, never a crash.
 //   - context: key_id, owner, scopes (space-separated), auth (api_key, access_token,
@@ -53,7 +61,10 @@
 //   - REST TOKEN: the token is the only cache key, so leave caching off (TTL 0) unless
 //     every route of the API needs the same scope.
 //   - TTL: 0 (the template's choice) keeps every guarantee exact: revocation, lockout,
-//     last-used. A TTL of up to 5 s adds at most that much to revocation.
+//     last-used, usage limits. A TTL of up to 5 s adds at most that much to
+//     revocation; requests answered from API Gateway's cache never reach the
+//     authorizer, so they count no use and a limited key's cached Allow (or Deny)
+//     lasts the TTL.
 //
 // The route → scope table is deployment configuration: package routeconfig.
 // Last use is recorded by package usage; failed attempts are counted by package

@@ -85,6 +85,7 @@ func harnessWith(t testing.TB, env *testenv.Env, c *clock, rootSecretID string, 
 	deps.Store = store.New(h.db, env.Table, cfg.EventRetention)
 	h.keys = &countingReader{KeyReader: deps.Store}
 	deps.Verifier.Keys = h.keys
+	deps.Verifier.Limits = deps.Store // uses are counted through the counting client too
 	// Last use is written through the counting client too (the authorizer's writes).
 	deps.Verifier.Usage = usage.New(deps.Store)
 	deps.Verifier.Now = c.Now

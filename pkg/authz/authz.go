@@ -23,6 +23,8 @@ const (
 	Delete         Action = "delete"
 	// Introspect is RFC 7662 introspection of a token of the key (tokens:introspect).
 	Introspect Action = "introspect"
+	// Verify is POST /v1/keys/verify of the key (keys:verify).
+	Verify Action = "verify"
 )
 
 // The built-in permissions the rule reads.
@@ -33,6 +35,8 @@ const (
 	PermAudit  = "audit:read"
 	// PermIntrospect is the permission of POST /v1/oauth/introspect.
 	PermIntrospect = "tokens:introspect"
+	// PermVerify is the permission of POST /v1/keys/verify.
+	PermVerify = "keys:verify"
 )
 
 // Code is the answer: Allowed, or why not.
@@ -77,6 +81,8 @@ func NeedFor(a Action) string {
 		return PermRevoke // or PermWrite: see Holds
 	case Introspect:
 		return PermIntrospect
+	case Verify:
+		return PermVerify
 	}
 	return PermWrite
 }
@@ -117,7 +123,7 @@ func Decide(c Caller, a Action, before, after *Target) Code {
 		return Hidden
 	}
 	switch a {
-	case Read, ReadEvents, Introspect:
+	case Read, ReadEvents, Introspect, Verify:
 		return Allowed
 	case Revoke:
 		if c.Scopes.AllowsOwner(PermRevoke, before.Owner) {
@@ -135,9 +141,10 @@ func Decide(c Caller, a Action, before, after *Target) Code {
 }
 
 func visible(c Caller, a Action, owner string) bool {
-	if a == Introspect {
-		// Only tokens:introspect on the owner: reading keys does not reveal their tokens.
-		return c.Scopes.AllowsOwner(PermIntrospect, owner)
+	if a == Introspect || a == Verify {
+		// Only tokens:introspect (keys:verify) on the owner: reading keys does not
+		// reveal their tokens, nor verify their secrets.
+		return c.Scopes.AllowsOwner(NeedFor(a), owner)
 	}
 	read := PermRead
 	if a == ReadEvents {

@@ -15,6 +15,8 @@
 //	                          covering the owner
 //	introspect a token        tokens:introspect covering the        otherwise inactive
 //	                          owner of the token's key
+//	verify a key              keys:verify covering the key's        otherwise NOT_FOUND
+//	                          owner
 //	create, patch, rotate     expires_at no later than the          limit_escalation
 //	(key callers only)        caller's key's; allowed_cidrs inside
 //	                          the caller's key's (a patch: the

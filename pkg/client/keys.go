@@ -179,3 +179,14 @@ func setInt(q url.Values, k string, v int) {
 		q.Set(k, strconv.Itoa(v))
 	}
 }
+
+// VerifyKey verifies an API key and counts one use (or in.Cost) of it (keys:verify
+// covering its owner). An invalid key is a result (Valid false, with its Code), not
+// an error. It is never retried: each call is a use.
+func (c *Client) VerifyKey(ctx context.Context, in VerifyRequest) (*Verification, error) {
+	var out Verification
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/keys/verify", json: in, retry: once, want: http.StatusOK, out: &out}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -21,6 +21,7 @@ var operations = map[string]string{
 	"finishRotation":  "FinishRotation",
 	"revokeKey":       "RevokeKey",
 	"batchDeleteKeys": "BatchDelete",
+	"verifyKey":       "VerifyKey",
 	"listKeyEvents":   "KeyEvents",
 	"listAudit":       "Audit",
 	"getKeyUsage":     "KeyUsage",

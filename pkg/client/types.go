@@ -173,3 +173,34 @@ type Discovery struct {
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
 	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
 }
+
+// VerifyRequest is the body of POST /v1/keys/verify: the key, and optionally a scope
+// it must hold, the address it is used from and the use's cost (1 to 1,000,000;
+// 0 means 1).
+type VerifyRequest struct {
+	Key   string `json:"key"`
+	Scope string `json:"scope,omitempty"`
+	IP    string `json:"ip,omitempty"`
+	Cost  int64  `json:"cost,omitempty"`
+}
+
+// Verification is the answer of POST /v1/keys/verify. Code is VALID or why not
+// (NOT_FOUND, EXPIRED, REVOKED, INSUFFICIENT_SCOPE, IP_NOT_ALLOWED, RATE_LIMITED,
+// USAGE_EXCEEDED, LOCKED); the other fields are nil where they do not apply.
+type Verification struct {
+	Valid     bool          `json:"valid"`
+	Code      string        `json:"code"`
+	KeyID     *string       `json:"key_id"`
+	Owner     *string       `json:"owner"`
+	Scopes    []string      `json:"scopes"`
+	Remaining *int64        `json:"remaining"`
+	RateLimit *VerifyWindow `json:"ratelimit"`
+}
+
+// VerifyWindow is a key's current rate-limit window: its limit, the uses left in it,
+// and when it ends.
+type VerifyWindow struct {
+	Limit     int64     `json:"limit"`
+	Remaining int64     `json:"remaining"`
+	Reset     time.Time `json:"reset"`
+}

@@ -80,6 +80,7 @@ func (a *API) Router() *httpapi.Router {
 	r.Handle("GET /v1/keys/{id}/usage", a.with(authz.Read, a.usage))
 	r.Handle("GET /v1/owners/{owner}/limits", a.with(authz.Read, a.getOwnerLimits))
 	r.Handle("PUT /v1/owners/{owner}/limits", a.with(authz.Patch, a.putOwnerLimits))
+	r.Handle("POST /v1/keys/verify", a.with(authz.Verify, a.verify))
 	r.Handle("GET /v1/whoami", a.whoami)
 	r.Handle("GET /v1/openapi.json", a.openAPI)
 	return r
@@ -149,8 +150,26 @@ func Authenticate(ctx context.Context, v *auth.Verifier, headers map[string]stri
 		e := httpapi.Errorf(http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts for this key from this address; retry later.")
 		e.Header = map[string]string{"Retry-After": strconv.Itoa(d.RetryAfterSeconds())}
 		return auth.Principal{}, e
+	case auth.RateLimited, auth.UsageExceeded:
+		return auth.Principal{}, overLimits(d)
 	}
 	return auth.Principal{}, unauthorized("invalid_credential", "The credential is malformed or unknown.")
+}
+
+// overLimits is the 429 of a caller's key over its limits: rate_limited with the
+// seconds to the window's end, or usage_exceeded with the seconds to the next refill
+// (no Retry-After for credits that are never refilled: retrying will not help).
+func overLimits(d auth.Decision) error {
+	var e *httpapi.Error
+	if d.Reason == auth.RateLimited {
+		e = httpapi.Errorf(http.StatusTooManyRequests, "rate_limited", "The key's rate limit is reached; retry when the window ends.")
+	} else {
+		e = httpapi.Errorf(http.StatusTooManyRequests, "usage_exceeded", "The key has no credits left for this request.")
+	}
+	if d.Reason == auth.RateLimited || d.RetryAfter > 0 {
+		e.Header = map[string]string{"Retry-After": strconv.Itoa(d.RetryAfterSeconds())}
+	}
+	return e
 }
 
 func (a *API) pathID(c *call) (string, error) {

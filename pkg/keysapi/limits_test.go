@@ -3,6 +3,8 @@ package keysapi_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/pkg/limits"
@@ -51,5 +53,39 @@ func TestKeyLimitsCreatePatchView(t *testing.T) {
 	}
 	if r := h.call("keys-create", jsonBody(map[string]any{"name": "x", "scopes": []string{"orders:read"}, "refill": map[string]any{"amount": 1, "every": "day"}})); r.status != 400 || r.str("code") != limits.CodeInvalidRefill {
 		t.Errorf("create with refill and no remaining: %d %s", r.status, r.raw)
+	}
+}
+
+// TestCallerOverLimits: a caller whose own key is over its limits gets 429
+// problem+json: rate_limited with Retry-After the seconds to the window's end;
+// usage_exceeded with Retry-After the seconds to the next refill, or none when its
+// credits are never refilled. A call within the limits goes through.
+func TestCallerOverLimits(t *testing.T) {
+	h := newHarness(t)
+	// The window is an hour: the clock's offset in it says what Retry-After must be.
+	_, rl := h.createKey(map[string]any{"scopes": []string{"keys:read"}, "ratelimit": map[string]any{"limit": 2, "window_seconds": 3600}})
+	list := func(c string) response { return h.call("keys-list", cred(c)) }
+	list(rl).must(t, 200)
+	list(rl).must(t, 200)
+	r := list(rl).must(t, 429)
+	now := h.clock.Now().Unix()
+	if r.str("code") != "rate_limited" || r.headers["Retry-After"] != strconv.FormatInt(3600-now%3600, 10) {
+		t.Fatalf("over the rate limit: %s, Retry-After %q, want %d", r.raw, r.headers["Retry-After"], 3600-now%3600)
+	}
+	if !strings.HasPrefix(r.headers["Content-Type"], "application/problem+json") {
+		t.Fatalf("content type %q", r.headers["Content-Type"])
+	}
+
+	_, once := h.createKey(map[string]any{"scopes": []string{"keys:read"}, "remaining": 1})
+	list(once).must(t, 200)
+	r = list(once).must(t, 429)
+	if _, ok := r.headers["Retry-After"]; r.str("code") != "usage_exceeded" || ok {
+		t.Fatalf("out of credits, no refill: %s, headers %v", r.raw, r.headers)
+	}
+	_, daily := h.createKey(map[string]any{"scopes": []string{"keys:read"}, "remaining": 1, "refill": map[string]any{"amount": 1, "every": "day"}})
+	list(daily).must(t, 200)
+	r = list(daily).must(t, 429)
+	if want := strconv.FormatInt(86400-now%86400, 10); r.str("code") != "usage_exceeded" || r.headers["Retry-After"] != want {
+		t.Fatalf("out of credits until tomorrow: %s, Retry-After %q, want %s", r.raw, r.headers["Retry-After"], want)
 	}
 }

@@ -64,16 +64,8 @@ func (a *API) patch(ctx context.Context, c *call) (httpapi.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The merged metadata is only known here, against the key as read.
-		if slices.Contains(changed, "metadata") {
-			if err := checkMetadata(k.Metadata); err != nil {
-				return nil, err
-			}
-		}
-		if k.LimitsSet {
-			if err := checkLimits(k, p.Remaining != nil || p.Refill != nil, c.now); err != nil {
-				return nil, err
-			}
+		if err := checkPatched(k, p, changed, c.now); err != nil {
+			return nil, err
 		}
 		if err := c.decide(authz.Patch, id, &before, k); err != nil || len(changed) == 0 {
 			return nil, err
@@ -84,6 +76,20 @@ func (a *API) patch(ctx context.Context, c *call) (httpapi.Response, error) {
 		return httpapi.Response{}, keyError(id, err)
 	}
 	return httpapi.JSON(http.StatusOK, viewOf(k, c.now)), nil
+}
+
+// checkPatched validates what only the key as read makes known: the merged metadata,
+// and the limits as they will be stored.
+func checkPatched(k *store.Key, p store.Patch, changed []string, now time.Time) error {
+	if slices.Contains(changed, "metadata") {
+		if err := checkMetadata(k.Metadata); err != nil {
+			return err
+		}
+	}
+	if k.LimitsSet {
+		return checkLimits(k, p.Remaining != nil || p.Refill != nil, now)
+	}
+	return nil
 }
 
 // parsePatch validates a merge patch completely, before anything is read or written:

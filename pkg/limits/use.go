@@ -7,10 +7,17 @@ import (
 	"time"
 )
 
-// Verification codes of a refused use (POST /v1/keys/verify's `code`).
+// Verification codes of a refused use (POST /v1/keys/verify's `code`, and the
+// refusals of usage counts); CodeValid is an accepted one.
 const (
-	CodeRateLimited   = "RATE_LIMITED"
-	CodeUsageExceeded = "USAGE_EXCEEDED"
+	CodeRateLimited       = "RATE_LIMITED"
+	CodeUsageExceeded     = "USAGE_EXCEEDED"
+	CodeNotFound          = "NOT_FOUND"
+	CodeExpired           = "EXPIRED"
+	CodeRevoked           = "REVOKED"
+	CodeInsufficientScope = "INSUFFICIENT_SCOPE"
+	CodeIPNotAllowed      = "IP_NOT_ALLOWED"
+	CodeLocked            = "LOCKED"
 )
 
 // State is what one read of a key item holds about its limits: the settings, and

@@ -42,4 +42,8 @@
 //   - After a successful request the caller's last use is recorded (package usage: a
 //     conditional UpdateItem of last_used_* and a key.used event, at most once per
 //     key per interval); a failed client authentication is counted by package lockout.
+//   - Usage limits (package limits, through auth.Verifier.VerifyUse): each
+//     client_credentials and refresh_token grant counts one use of the client's key;
+//     over its limits it is 429 rate_limited or usage_exceeded with Retry-After (none
+//     for credits never refilled). Revoke and introspect verify without counting.
 package oauth

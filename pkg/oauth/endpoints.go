@@ -26,7 +26,8 @@ func (a *API) revoke(ctx context.Context, r *request) (httpapi.Response, error) 
 	if err := parseForm(r); err != nil {
 		return httpapi.Response{}, err
 	}
-	p, err := a.authenticateClient(ctx, r)
+	// Revoking is housekeeping, not a use: a client out of credits can still log out.
+	p, err := a.authenticateClient(ctx, r, auth.Use{Free: true})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -105,9 +106,10 @@ func (a *API) introspect(ctx context.Context, r *request) (httpapi.Response, err
 func (a *API) introspector(ctx context.Context, r *request) (auth.Principal, error) {
 	authorization := strings.TrimSpace(header(r.req.Headers, "authorization"))
 	if scheme, _, _ := strings.Cut(authorization, " "); strings.EqualFold(scheme, "basic") || r.form["client_secret"] != "" {
-		return a.authenticateClient(ctx, r)
+		return a.authenticateClient(ctx, r, auth.Use{Free: true})
 	}
-	d, err := a.Verifier.Verify(ctx, auth.Credential(r.req.Headers), r.ip())
+	// Introspection checks other tokens; it spends nothing of the caller's key.
+	d, err := a.Verifier.VerifyUse(ctx, auth.Credential(r.req.Headers), r.ip(), auth.Use{Free: true})
 	if err != nil {
 		return auth.Principal{}, err
 	}

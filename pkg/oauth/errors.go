@@ -37,8 +37,13 @@ var (
 	// keeps libraries on their failure path, and the 429 says it is temporary.
 	errTooManyAttempts   = &oauthError{Status: http.StatusTooManyRequests, Code: "invalid_client"}
 	errInsufficientScope = &oauthError{Status: http.StatusForbidden, Code: "insufficient_scope"}
-	errTooLarge          = &oauthError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request"}
-	errServer            = &oauthError{Status: http.StatusInternalServerError, Code: "server_error",
+	// errRateLimited, errUsageExceeded: the client's key is over its usage limits (its
+	// or its owner's rate limit, its credits). Extension codes (RFC 6749 §8.5), in the
+	// spirit of RFC 8628's slow_down: the 429 and Retry-After say when to come back.
+	errRateLimited   = &oauthError{Status: http.StatusTooManyRequests, Code: "rate_limited"}
+	errUsageExceeded = &oauthError{Status: http.StatusTooManyRequests, Code: "usage_exceeded"}
+	errTooLarge      = &oauthError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request"}
+	errServer        = &oauthError{Status: http.StatusInternalServerError, Code: "server_error",
 		Description: "An internal error occurred; it has been logged."}
 )
 

@@ -47,7 +47,7 @@ func (a *API) token(ctx context.Context, r *request) (httpapi.Response, error) {
 	if grant == GrantRefreshToken {
 		return a.refresh(ctx, r)
 	}
-	p, err := a.authenticateClient(ctx, r)
+	p, err := a.authenticateClient(ctx, r, auth.Use{})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -142,7 +142,7 @@ func (a *API) refresh(ctx context.Context, r *request) (httpapi.Response, error)
 		}
 	}
 	presented, wellFormed := token.ParseRefresh(raw)
-	p, err := a.authenticateClient(ctx, r)
+	p, err := a.authenticateClient(ctx, r, auth.Use{})
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -192,9 +192,9 @@ func header(h map[string]string, name string) string {
 }
 
 // authenticateClient checks the client's credentials, from HTTP Basic or the body
-// (never both), and returns the key it is. A failed Basic attempt is answered with
-// WWW-Authenticate (RFC 6749 §5.2).
-func (a *API) authenticateClient(ctx context.Context, r *request) (auth.Principal, error) {
+// (never both), for the use u, and returns the key it is. A failed Basic attempt is
+// answered with WWW-Authenticate (RFC 6749 §5.2); a key over its limits with 429.
+func (a *API) authenticateClient(ctx context.Context, r *request, u auth.Use) (auth.Principal, error) {
 	id, secret, basic, err := clientCredentials(r)
 	if err != nil {
 		return auth.Principal{}, err
@@ -212,14 +212,17 @@ func (a *API) authenticateClient(ctx context.Context, r *request) (auth.Principa
 		}
 		return auth.Principal{}, fail("Client authentication is required: client_id and client_secret, or HTTP Basic.")
 	}
-	d, err := a.Verifier.Verify(ctx, secret, r.ip())
+	d, err := a.Verifier.VerifyUse(ctx, secret, r.ip(), u)
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	if d.Reason == auth.TooManyAttempts {
+	switch d.Reason {
+	case auth.TooManyAttempts:
 		e := errTooManyAttempts.with("Too many failed attempts for this client from this address; retry later.")
 		e.Header = map[string]string{"Retry-After": strconv.Itoa(d.RetryAfterSeconds())}
 		return auth.Principal{}, e
+	case auth.RateLimited, auth.UsageExceeded:
+		return auth.Principal{}, overLimits(d)
 	}
 	// Only an API key is a client: not the root credential, not an access token.
 	if !d.OK() || d.Principal.Kind != auth.KindAPIKey || d.Principal.KeyID != id {
@@ -227,6 +230,19 @@ func (a *API) authenticateClient(ctx context.Context, r *request) (auth.Principa
 	}
 	r.caller = &d.Principal
 	return d.Principal, nil
+}
+
+// overLimits is the 429 of a client over its limits, with Retry-After the seconds to
+// the window's end or the next refill (none for credits never refilled).
+func overLimits(d auth.Decision) error {
+	e := errUsageExceeded.with("The client has no credits left.")
+	if d.Reason == auth.RateLimited {
+		e = errRateLimited.with("The client's rate limit is reached; retry when the window ends.")
+	}
+	if d.Reason == auth.RateLimited || d.RetryAfter > 0 {
+		e.Header = map[string]string{"Retry-After": strconv.Itoa(d.RetryAfterSeconds())}
+	}
+	return e
 }
 
 // clientCredentials returns the presented client id and secret and whether they came

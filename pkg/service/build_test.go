@@ -36,6 +36,9 @@ func TestBuildReadsOnlyItsConfig(t *testing.T) {
 	if d.Tokens != nil || d.SigningKeys != nil || d.Verifier.Tokens != nil {
 		t.Error("a token verifier without SIGNING_KEYS_SECRET_ID")
 	}
+	if d.Verifier.Limits == nil {
+		t.Error("verifier: no limit counter, so no owner limits and every limited key refused")
+	}
 	if d.Verifier.Usage == nil || d.Verifier.Guard == nil || d.Verifier.Prefix != "kw_test_" {
 		t.Errorf("verifier: usage %v, guard %v, prefix %q", d.Verifier.Usage, d.Verifier.Guard, d.Verifier.Prefix)
 	}

@@ -100,7 +100,7 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 	d := &Deps{
 		Config: cfg, AWS: awsCfg, DDB: ddb, SM: sm, Store: st, Peppers: peppers, Guard: guard,
 		Verifier: &auth.Verifier{Prefix: cfg.Prefix, Keys: notingKeys{st}, Peppers: peppers, Guard: guard,
-			Usage: usage.New(st), Log: log, Now: time.Now},
+			Usage: usage.New(st), Limits: st, Log: log, Now: time.Now},
 		Log: log,
 	}
 	var pub meter.Publisher // nil unless configured: a nil *eventbus.Bus would not be nil
@@ -111,6 +111,7 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 		pub = d.Bus
 	}
 	d.Meter = meter.New(st, pub, log)
+	d.Verifier.Uses = d.Meter // usage counts and limit events see every decided use
 	if cfg.RootSecretID != "" {
 		// Set only when configured: a nil *secrets.Root in the interface would not be nil.
 		d.Root = secrets.NewRoot(sm, cfg.RootSecretID, secretTTL)

@@ -117,4 +117,12 @@
 // them: read, decide, write on condition of the version read, and on a lost race
 // read and decide again, with jitter, at most a bounded number of times
 // (ErrTooManyConflicts).
+//
+// Usage limits (limits.go, owner_limits.go): UseKey and UseOwner count one use in
+// one conditional UpdateItem (ReturnValues ALL_NEW) planned by package limits. The
+// expression text of a use depends only on its plan's shape, so it is built with the
+// expression package once per shape and process, and each use fills in its own
+// values and slot names (use_expr.go): building it is most of a use's CPU otherwise.
+// A key read with limits carries its limit state (Key.UseState), the hint of its
+// next use.
 package store

@@ -72,6 +72,10 @@ type Key struct {
 	// LimitsSet marks a key whose limit fields a write sets (not stored), so that an
 	// update of other fields never overwrites credits spent meanwhile.
 	LimitsSet bool `dynamodbav:"-"`
+	// UseState is, for a key read with a rate limit or credits, its limits and their
+	// bookkeeping as the same read returned them (LimitState): the hint of its next
+	// UseKey. Nil for a key without limits. Never written by a management write.
+	UseState *limits.State `dynamodbav:"-"`
 }
 
 // Limits are the key's limit fields as the API shows them.
@@ -205,6 +209,12 @@ func unmarshalKey(item map[string]types.AttributeValue) (*Key, error) {
 	}
 	if m, ok := exactNumbers(k.Metadata).(map[string]any); ok {
 		k.Metadata = m
+	}
+	if k.RateLimit != nil || k.Remaining != nil {
+		// Only a limited key pays for decoding its bookkeeping.
+		if k.UseState, err = LimitState(item); err != nil {
+			return nil, err
+		}
 	}
 	return &k, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,8 +129,10 @@ func (d *Dynamo) UseKey(ctx context.Context, in UseInput) (*UseResult, error) {
 		if key, err = unmarshalKey(item); err != nil {
 			return nil, fmt.Errorf("unmarshal key %s: %w", in.ID, err)
 		}
-		if state, err = LimitState(item); err != nil {
-			return nil, err
+		if state = key.UseState; state == nil { // decoded with the key when it has limits
+			if state, err = LimitState(item); err != nil {
+				return nil, err
+			}
 		}
 		if ok {
 			return &UseResult{Key: key, State: state, Counted: true}, nil
@@ -173,6 +176,9 @@ func (d *Dynamo) readLimits(ctx context.Context, id string) (*Key, *limits.State
 	if err != nil {
 		return nil, nil, fmt.Errorf("unmarshal key %s: %w", id, err)
 	}
+	if k.UseState != nil { // decoded with the key when it has limits
+		return k, k.UseState, nil
+	}
 	s, err := LimitState(out.Item)
 	return k, s, err
 }
@@ -205,10 +211,10 @@ func (d *Dynamo) applyUse(ctx context.Context, in UseInput, p *limits.Plan) (map
 	req := &dynamodb.UpdateItemInput{
 		TableName:                           &d.table,
 		Key:                                 keyPrimary(in.ID),
-		UpdateExpression:                    expr.Update(),
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
+		UpdateExpression:                    &expr.update,
+		ConditionExpression:                 &expr.condition,
+		ExpressionAttributeNames:            expr.names,
+		ExpressionAttributeValues:           expr.values,
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
@@ -237,36 +243,66 @@ func (d *Dynamo) applyUse(ctx context.Context, in UseInput, p *limits.Plan) (map
 // useExpression is plan p as one update and its condition: each part of the plan
 // sets its attributes on condition that the item is still in the state the part was
 // planned from (see limits.CreditStep and limits.WindowStep).
-func useExpression(p *limits.Plan, hashes [][]byte) (expression.Expression, error) {
-	u, c := creditUpdate(expression.UpdateBuilder{}, p.Credit)
-	u, wc := windowUpdate(u, p.Window)
+func useExpression(p *limits.Plan, hashes [][]byte) (useExpr, error) {
+	o := &operands{}
+	u, c := creditUpdate(o, expression.UpdateBuilder{}, p.Credit)
+	u, wc := windowUpdate(o, u, p.Window)
 	c = c.And(wc)
 	c = c.And(expression.AttributeExists(expression.Name("pk"))).
-		And(expression.Name("status").NotEqual(expression.Value(StatusRevoked)))
+		And(expression.Name("status").NotEqual(o.val(StatusRevoked)))
 	if len(hashes) > 0 {
-		c = c.And(hashCondition(hashes))
+		c = c.And(hashCondition(o, hashes))
 	}
-	u, c = markUpdate(u, c, p)
-	return expression.NewBuilder().WithUpdate(u).WithCondition(c).Build()
+	u, c = markUpdate(o, u, c, p)
+	return cachedExpression("key:"+planShape(p)+":"+strconv.Itoa(len(hashes)), o, u, c)
+}
+
+// planShape is what the text of plan p's update depends on: which parts it has, and
+// how many stale marks it removes.
+func planShape(p *limits.Plan) string {
+	var b strings.Builder
+	switch c := p.Credit; {
+	case c == nil:
+		b.WriteString("c-")
+	case c.Refill:
+		b.WriteString("cR")
+	case c.Every == "":
+		b.WriteString("c0")
+	default:
+		b.WriteString("cE")
+	}
+	switch w := p.Window; {
+	case w == nil:
+		b.WriteString("w-")
+	case w.New:
+		b.WriteString("wN")
+	default:
+		b.WriteString("w+")
+	}
+	if p.NewMarks {
+		b.WriteString("m")
+	}
+	b.WriteString(strconv.Itoa(len(p.Prune)))
+	return b.String()
 }
 
 // markUpdate adds plan p's mark, and the removal of the stale marks it names, to u
 // and c: marks.<slot> = mark on condition that it is not the mark already, each
 // stale mark removed on condition that it is still as read.
-func markUpdate(u expression.UpdateBuilder, c expression.ConditionBuilder, p *limits.Plan) (expression.UpdateBuilder, expression.ConditionBuilder) {
+func markUpdate(o *operands, u expression.UpdateBuilder, c expression.ConditionBuilder, p *limits.Plan) (expression.UpdateBuilder, expression.ConditionBuilder) {
 	marks := expression.Name(AttrUseMarks)
 	if p.NewMarks {
 		// No map yet (or an empty one, which decodes as none): the use creates it.
-		none := expression.Or(absent(marks), marks.Size().Equal(expression.Value(0)))
-		return u.Set(marks, expression.Value(map[string]string{p.Slot: p.Mark})), c.And(none)
+		none := expression.Or(absent(marks), marks.Size().Equal(o.val(0)))
+		return u.Set(marks, o.val(map[string]string{p.Slot: p.Mark})), c.And(none)
 	}
-	own := marks.AppendName(expression.NameNoDotSplit(p.Slot))
-	u = u.Set(own, expression.Value(p.Mark))
-	c = c.And(expression.Or(expression.AttributeNotExists(own), own.NotEqual(expression.Value(p.Mark))))
+	own := marks.AppendName(o.name(p.Slot))
+	u = u.Set(own, o.val(p.Mark))
+	c = c.And(expression.Or(expression.AttributeNotExists(own), own.NotEqual(o.val(p.Mark))))
 	for _, slot := range sortedKeys(p.Prune) {
-		old := marks.AppendName(expression.NameNoDotSplit(slot))
+		old := marks.AppendName(o.name(slot))
 		u = u.Remove(old)
-		c = c.And(old.Equal(expression.Value(p.Prune[slot])))
+		c = c.And(old.Equal(o.val(p.Prune[slot])))
 	}
 	return u, c
 }
@@ -276,7 +312,7 @@ func absent(n expression.NameBuilder) expression.ConditionBuilder {
 	return expression.Or(expression.AttributeNotExists(n), expression.AttributeType(n, expression.Null))
 }
 
-func creditUpdate(u expression.UpdateBuilder, s *limits.CreditStep) (expression.UpdateBuilder, expression.ConditionBuilder) {
+func creditUpdate(o *operands, u expression.UpdateBuilder, s *limits.CreditStep) (expression.UpdateBuilder, expression.ConditionBuilder) {
 	remaining, refill := expression.Name(AttrRemaining), expression.Name(AttrRefill)
 	refilledAt := expression.Name(AttrRefilledAt)
 	switch {
@@ -284,47 +320,47 @@ func creditUpdate(u expression.UpdateBuilder, s *limits.CreditStep) (expression.
 		return u, absent(remaining)
 	case s.Refill:
 		amount := expression.Name(AttrRefill + ".amount")
-		u = u.Set(remaining, amount.Minus(expression.Value(s.Cost))).Set(refilledAt, expression.Value(s.Period))
-		c := expression.Or(expression.AttributeNotExists(refilledAt), refilledAt.LessThan(expression.Value(s.Period))).
-			And(expression.Name(AttrRefill + ".every").Equal(expression.Value(s.Every))).
-			And(amount.GreaterThanEqual(expression.Value(s.Cost))).
+		u = u.Set(remaining, amount.Minus(o.val(s.Cost))).Set(refilledAt, o.val(s.Period))
+		c := expression.Or(expression.AttributeNotExists(refilledAt), refilledAt.LessThan(o.val(s.Period))).
+			And(expression.Name(AttrRefill + ".every").Equal(o.val(s.Every))).
+			And(amount.GreaterThanEqual(o.val(s.Cost))).
 			And(expression.AttributeType(remaining, expression.Number))
 		return u, c
 	}
-	u = u.Set(remaining, remaining.Minus(expression.Value(s.Cost)))
-	c := remaining.GreaterThanEqual(expression.Value(s.Cost))
+	u = u.Set(remaining, remaining.Minus(o.val(s.Cost)))
+	c := remaining.GreaterThanEqual(o.val(s.Cost))
 	if s.Every == "" {
 		return u, c.And(absent(refill))
 	}
-	return u, c.And(refilledAt.GreaterThanEqual(expression.Value(s.Period))).
-		And(expression.Name(AttrRefill + ".every").Equal(expression.Value(s.Every)))
+	return u, c.And(refilledAt.GreaterThanEqual(o.val(s.Period))).
+		And(expression.Name(AttrRefill + ".every").Equal(o.val(s.Every)))
 }
 
-func windowUpdate(u expression.UpdateBuilder, w *limits.WindowStep) (expression.UpdateBuilder, expression.ConditionBuilder) {
+func windowUpdate(o *operands, u expression.UpdateBuilder, w *limits.WindowStep) (expression.UpdateBuilder, expression.ConditionBuilder) {
 	rl := expression.Name(AttrRateLimit)
 	if w == nil {
 		return u, absent(rl)
 	}
 	start, count := expression.Name(AttrWindowStart), expression.Name(AttrWindowCount)
-	same := expression.Name(AttrRateLimit + ".limit").Equal(expression.Value(w.Limit)).
-		And(expression.Name(AttrRateLimit + ".window_seconds").Equal(expression.Value(w.WindowSeconds)))
+	same := expression.Name(AttrRateLimit + ".limit").Equal(o.val(w.Limit)).
+		And(expression.Name(AttrRateLimit + ".window_seconds").Equal(o.val(w.WindowSeconds)))
 	if w.New {
-		u = u.Set(start, expression.Value(w.Start)).Set(count, expression.Value(w.Cost))
-		return u, same.And(expression.Or(expression.AttributeNotExists(start), start.LessThan(expression.Value(w.Start))))
+		u = u.Set(start, o.val(w.Start)).Set(count, o.val(w.Cost))
+		return u, same.And(expression.Or(expression.AttributeNotExists(start), start.LessThan(o.val(w.Start))))
 	}
-	u = u.Set(count, count.Plus(expression.Value(w.Cost)))
-	return u, same.And(start.Equal(expression.Value(w.Start))).
-		And(count.LessThanEqual(expression.Value(w.Limit - w.Cost)))
+	u = u.Set(count, count.Plus(o.val(w.Cost)))
+	return u, same.And(start.Equal(o.val(w.Start))).
+		And(count.LessThanEqual(o.val(w.Limit - w.Cost)))
 }
 
 // hashCondition: the item's current or previous secret is one of hashes.
-func hashCondition(hashes [][]byte) expression.ConditionBuilder {
+func hashCondition(o *operands, hashes [][]byte) expression.ConditionBuilder {
 	in := func(n expression.NameBuilder) expression.ConditionBuilder {
 		vals := make([]expression.OperandBuilder, 0, len(hashes)-1)
 		for _, h := range hashes[1:] {
-			vals = append(vals, expression.Value(h))
+			vals = append(vals, o.val(h))
 		}
-		return n.In(expression.Value(hashes[0]), vals...)
+		return n.In(o.val(hashes[0]), vals...)
 	}
 	return expression.Or(in(expression.Name("secret.hash")), in(expression.Name("previous.hash")))
 }

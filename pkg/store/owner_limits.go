@@ -112,16 +112,17 @@ func (d *Dynamo) UseOwner(ctx context.Context, owner string, u limits.Use, hint 
 // after the write and true, or the item as it is and false when the condition failed
 // (an item removed meanwhile reads as an owner without limits).
 func (d *Dynamo) applyOwnerUse(ctx context.Context, owner string, p *limits.Plan) (map[string]types.AttributeValue, bool, error) {
-	u, c := windowUpdate(expression.UpdateBuilder{}, p.Window)
-	u, c = markUpdate(u, c, p)
-	expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(c.And(expression.AttributeExists(expression.Name("pk")))).Build()
+	o := &operands{}
+	u, c := windowUpdate(o, expression.UpdateBuilder{}, p.Window)
+	u, c = markUpdate(o, u, c, p)
+	expr, err := cachedExpression("owner:"+planShape(p), o, u, c.And(expression.AttributeExists(expression.Name("pk"))))
 	if err != nil {
 		return nil, false, fmt.Errorf("build use of owner %s: %w", owner, err)
 	}
 	out, err := d.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &d.table, Key: ownerLimitsPrimary(owner), UpdateExpression: expr.Update(),
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(),
-		ExpressionAttributeValues: expr.Values(), ReturnValues: types.ReturnValueAllNew,
+		TableName: &d.table, Key: ownerLimitsPrimary(owner), UpdateExpression: &expr.update,
+		ConditionExpression: &expr.condition, ExpressionAttributeNames: expr.names,
+		ExpressionAttributeValues: expr.values, ReturnValues: types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
