@@ -34,7 +34,11 @@ const gatewayRequests = 2000
 
 // serveGateway is the child: it prints its address, serves until its stdin closes.
 func serveGateway(ctx context.Context, bin string) error {
-	runtime.GOMAXPROCS(gateway.Procs) // as make local's gateway runs
+	// As make local's gateway runs (infra/cmd/local).
+	if err := gateway.ExecWithGodebug(); err != nil {
+		return err
+	}
+	runtime.GOMAXPROCS(gateway.Procs)
 	p, err := localstack.Load(".")
 	if err != nil {
 		return err
