@@ -15,4 +15,8 @@
 // Like Lambda, a function keeps warm processes and reuses an idle one; it starts
 // another only when all are busy, up to a bound. Every child runs in its own process
 // group and Close stops them all; a process the gateway stops is no error in its log.
+//
+// A process that runs the gateway sets GOMAXPROCS to Procs and GODEBUG to Godebug
+// (ExecWithGodebug, first in main), the settings its CPU per proxied invocation is
+// measured with (make bench).
 package gateway
