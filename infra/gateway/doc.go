@@ -18,4 +18,8 @@
 // after 2 s, so a function that registered for SIGTERM (the Extensions API's register
 // and event/next, as far as lambda.WithEnableSIGTERM uses them) flushes what it holds
 // and exits first. A process the gateway stops is no error in its log.
+//
+// A process that runs the gateway sets GOMAXPROCS to Procs and GODEBUG to Godebug
+// (ExecWithGodebug, first in main), the settings its CPU per proxied invocation is
+// measured with (make bench).
 package gateway

@@ -44,12 +44,11 @@ type bench struct {
 	// keyID and secret are the API key every scenario presents.
 	keyID, secret string
 	// rsaKey is the token twin's signing key (RSA-2048, as the function's).
-	rsaKey  *rsa.PrivateKey
-	bins    map[string]string  // LogicalId -> host bootstrap
-	twins   map[string]string  // twin -> host bootstrap
-	trips   map[string]float64 // kind of call -> ms
-	cpuTwin map[string]float64 // twin -> CPU ms per unit
-	lines   []string
+	rsaKey *rsa.PrivateKey
+	bins   map[string]string  // LogicalId -> host bootstrap
+	twins  map[string]string  // twin -> host bootstrap
+	trips  map[string]float64 // kind of call -> ms
+	lines  []string
 }
 
 func newBench(ctx context.Context) (*bench, error) {
@@ -65,7 +64,7 @@ func newBench(ctx context.Context) (*bench, error) {
 		return nil, err
 	}
 	b := &bench{ctx: ctx, p: p, aws: cfg, ddb: awsclient.DynamoDB(cfg, env.Local()), sm: awsclient.SecretsManager(cfg),
-		root: localstack.NewRootKey(), bins: map[string]string{}, twins: map[string]string{}, trips: map[string]float64{}, cpuTwin: map[string]float64{}}
+		root: localstack.NewRootKey(), bins: map[string]string{}, twins: map[string]string{}, trips: map[string]float64{}}
 	if b.tmp, err = os.MkdirTemp("", "keyward-figures"); err != nil {
 		return nil, err
 	}

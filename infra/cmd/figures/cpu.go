@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/keyward/keyward/infra/gateway"
@@ -36,13 +35,6 @@ func procCPU(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
-}
-
-// selfCPU is this process's user+system CPU time (rusage).
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // subject is one bootstrap under measurement: the function or its twin.
@@ -109,11 +101,17 @@ func (b *bench) pair(s scenario, extra ...string) (fn, tw *subject, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	tw, err = b.twinSubject(s, extra...)
+	return &subject{b: b, s: s, f: f}, tw, err
+}
+
+// twinSubject is s's twin, with extra variables.
+func (b *bench) twinSubject(s scenario, extra ...string) (*subject, error) {
 	t, err := b.function(s.id, b.twins[s.twin], append(b.twinEnv(), extra...)...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &subject{b: b, s: s, f: f}, &subject{b: b, s: s, twin: true, f: t}, nil
+	return &subject{b: b, s: s, twin: true, f: t}, nil
 }
 
 // cpuFigures measures each function's CPU per unit against its twin's, both warm,
@@ -134,7 +132,6 @@ func (b *bench) cpuFigures() error {
 		b.add("cpu_per_invocation_%s = %.3f %s", s.id, fn.perUnit(), s.unit)
 		b.add("cpu_per_invocation_twin_%s = %.3f %s", s.id, tw.perUnit(), s.unit)
 		b.add("cpu_ratio_%s = %.2f x (goal <= %.1f)", s.id, ratio, goalCPURatio)
-		b.cpuTwin[s.twin] = tw.perUnit()
 	}
 	return nil
 }

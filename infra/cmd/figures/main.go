@@ -5,10 +5,11 @@
 //   - each function's cold start (process start to the first invocation answered
 //     through the local runtime emulator) against its minimal twin's (infra/twins)
 //     started the same way, plus the network round trips the function needs at init
-//     and its twin does not, each measured here;
+//     and its twin does not, timed here beside each run;
 //   - each function's process CPU per invocation (utime+stime of the bootstrap, from
 //     /proc/<pid>/stat) against its twin's, and each twin's against the same SDK calls
-//     in a plain Go loop in this process (rusage);
+//     in a plain Go loop (the twin's binary in loop mode, measured alike) and against
+//     the runtime-only bootstrap;
 //   - the local gateway's own CPU per proxied invocation (a child process running
 //     the gateway and the runtime emulator, measured the same way);
 //   - a CPU profile of each bootstrap and twin under load (pprof -top, into

@@ -1,14 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
-	"runtime"
-	"strconv"
-
-	jose "github.com/go-jose/go-jose/v4"
+	"io"
+	"os/exec"
+	"strings"
+	"time"
 
 	"github.com/keyward/keyward/infra/twins/twin"
-	"github.com/keyward/keyward/pkg/store"
 )
 
 // goalTwinOverhead bounds what a twin costs beyond the same SDK calls in a plain loop,
@@ -16,88 +17,145 @@ import (
 // event, encoding the answer).
 const goalTwinOverhead = 0.1
 
-// sdkLoop is the unavoidable work of a twin, run here as a plain Go loop.
-type sdkLoop struct {
-	twins []string // the twins whose work it is
-	n     int
-	work  func(b *bench) (func() error, error)
-}
-
-var sdkLoops = []sdkLoop{
-	{twins: []string{"authorizer", "keys"}, n: 2000, work: func(b *bench) (func() error, error) {
-		k := b.benchKey()
-		return func() error { _, err := twin.GetKey(b.ctx, b.ddb, b.p.Refs["KeywardTable"], k); return err }, nil
-	}},
-	{twins: []string{"token"}, n: 2000, work: func(b *bench) (func() error, error) {
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: b.rsaKey}, nil)
-		k := b.benchKey()
-		return func() error { _, err := twin.Issue(b.ctx, b.ddb, b.p.Refs["KeywardTable"], k, signer); return err }, err
-	}},
-	{twins: []string{"sweeper"}, n: 600, work: func(b *bench) (func() error, error) {
-		due := twin.Due{Index: store.DueIndex, PKAttr: store.AttrDuePK, AtAttr: store.AttrDueAt, Shards: store.DueShardPKs()}
-		return func() error { _, err := twin.QueryDue(b.ctx, b.ddb, b.p.Refs["KeywardTable"], due); return err }, nil
-	}},
-}
-
 // runtimeTwin is the bootstrap that only answers (infra/twins/empty).
 const runtimeTwin = "empty"
 
 // runtimeFigure is the CPU per invocation of a bootstrap that answers an authorizer
 // event without I/O: what every twin pays beyond its SDK calls, on this runtime.
 func (b *bench) runtimeFigure() error {
-	s := scenarios[0] // the authorizer's event and environment
-	f, err := b.function(s.id, b.twins[runtimeTwin])
+	x, err := b.emptyTwin()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	x := &subject{b: b, s: s, twin: true, f: f}
-	if err := x.run(s.warm, false); err != nil {
+	defer x.f.Close()
+	if err := x.run(x.s.warm, false); err != nil {
 		return err
 	}
-	if err := x.run(s.units, true); err != nil {
+	if err := x.run(x.s.units, true); err != nil {
 		return err
 	}
 	b.add("cpu_per_invocation_runtime_only = %.3f ms", x.perUnit())
 	return nil
 }
 
-func (b *bench) benchKey() twin.Key { return twin.Key{PK: store.KeyPK(b.keyID), SK: "KEY"} }
-
-// sdkFigures runs each twin's SDK calls in a loop in this process (warm, then
-// measured by rusage) and reports what each twin costs beyond them.
-func (b *bench) sdkFigures() error {
-	// The loop runs with the bootstraps' GOMAXPROCS (the template's), as the twins do.
-	if fn, ok := b.p.Function("AuthorizerFunction"); ok {
-		if n, err := strconv.Atoi(fn.Environment["GOMAXPROCS"]); err == nil {
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
-		}
+// emptyTwin is the runtime-only bootstrap, run with the authorizer's event and
+// environment.
+func (b *bench) emptyTwin() (*subject, error) {
+	s := scenarios[0]
+	f, err := b.function(s.id, b.twins[runtimeTwin])
+	if err != nil {
+		return nil, err
 	}
-	for _, l := range sdkLoops {
-		work, err := l.work(b)
-		if err != nil {
+	return &subject{b: b, s: s, twin: true, f: f}, nil
+}
+
+// loop is a twin's binary in loop mode (twin.EnvLoop): the twin's SDK calls in a
+// plain Go loop, in a process started with the twin's environment and measured as
+// the twin's is (utime+stime from /proc/<pid>/stat), block by block.
+type loop struct {
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   *bufio.Reader
+	cpu   time.Duration
+	units int
+}
+
+func (b *bench) startLoop(s scenario) (*loop, error) {
+	f, err := b.function(s.id, b.twins[s.twin], append(b.twinEnv(), twin.EnvLoop+"=1")...)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(b.ctx, f.Binary)
+	cmd.Env = f.Env
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &loop{cmd: cmd, in: in, out: bufio.NewReader(out)}, nil
+}
+
+// run runs n units in a row; when measure is set it adds their CPU to the total.
+func (l *loop) run(n int, measure bool) error {
+	before, err := procCPU(l.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(l.in, n); err != nil {
+		return err
+	}
+	if line, err := l.out.ReadString('\n'); err != nil || line != "ok\n" {
+		return fmt.Errorf("twin loop: %q %v %s", line, err, l.cmd.Stderr)
+	}
+	after, err := procCPU(l.cmd.Process.Pid)
+	if measure {
+		l.cpu += after - before
+		l.units += n
+	}
+	return err
+}
+
+func (l *loop) perUnit() float64 { return ms(l.cpu) / float64(l.units) }
+
+func (l *loop) close() error {
+	_ = l.in.Close()
+	return l.cmd.Wait()
+}
+
+// sdkFigures measures each twin (through the runtime emulator) against its own SDK
+// calls in a plain loop (loop mode of the same binary) and against the runtime-only
+// bootstrap, in alternating blocks so that drift in the machine's state hits all
+// three alike; it reports what each twin costs beyond its SDK calls.
+func (b *bench) sdkFigures() error {
+	for _, s := range scenarios {
+		if s.unit != "ms" {
+			continue // the rotation's twin does RSA key generation: no plain-loop figure
+		}
+		if err := b.sdkFigure(s); err != nil {
 			return err
 		}
-		for range l.n / 10 {
-			if err := work(); err != nil {
-				return err
-			}
-		}
-		before := selfCPU()
-		for range l.n {
-			if err := work(); err != nil {
-				return err
-			}
-		}
-		per := ms(selfCPU()-before) / float64(l.n)
-		b.add("cpu_sdk_calls_%s = %.3f ms", l.twins[0], per)
-		for _, t := range l.twins {
-			tw, ok := b.cpuTwin[t]
-			if !ok {
-				return fmt.Errorf("no CPU figure for twin %s", t)
-			}
-			b.add("cpu_twin_overhead_%s = %.3f ms (goal <= %.1f)", t, tw-per, goalTwinOverhead)
+	}
+	return nil
+}
+
+func (b *bench) sdkFigure(s scenario) (err error) {
+	l, err := b.startLoop(s)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, l.close()) }()
+	tw, err := b.twinSubject(s)
+	if err != nil {
+		return err
+	}
+	defer tw.f.Close()
+	empty, err := b.emptyTwin()
+	if err != nil {
+		return err
+	}
+	defer empty.f.Close()
+	run := func(n int, measure bool) error {
+		return errors.Join(l.run(n, measure), tw.run(n, measure), empty.run(n, measure))
+	}
+	if err := run(s.warm, false); err != nil {
+		return err
+	}
+	for l.units < s.units {
+		if err := run(s.block, true); err != nil {
+			return err
 		}
 	}
+	over, rt := tw.perUnit()-l.perUnit(), empty.perUnit()
+	b.add("cpu_sdk_calls_%s = %.3f ms [a plain loop in the twin's binary, measured alike]", s.twin, l.perUnit())
+	b.add("cpu_twin_overhead_%s = %.3f ms (goal <= %.1f) [twin %.3f ms; runtime only %.3f ms in the same blocks; beyond it %.3f ms]",
+		s.twin, over, goalTwinOverhead, tw.perUnit(), rt, over-rt)
 	return nil
 }

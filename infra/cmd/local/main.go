@@ -29,6 +29,10 @@ import (
 )
 
 func main() {
+	// The gateway's runtime settings (gateway.Godebug): re-executes at once if missing.
+	if err := gateway.ExecWithGodebug(); err != nil {
+		fmt.Fprintln(os.Stderr, "keyward: runtime settings not applied: "+err.Error())
+	}
 	runtime.GOMAXPROCS(gateway.Procs)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)

@@ -16,6 +16,7 @@ import (
 func main() {
 	db, table := twin.Table(context.Background())
 	key := twin.KeyFromEnv()
+	twin.LoopIfAsked(func(ctx context.Context) error { _, err := twin.GetKey(ctx, db, table, key); return err })
 	lambda.StartHandlerFunc(func(ctx context.Context, e events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
 		item, err := twin.GetKey(ctx, db, table, key)
 		if err != nil {

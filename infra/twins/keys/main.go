@@ -16,6 +16,7 @@ import (
 func main() {
 	db, table := twin.Table(context.Background())
 	key := twin.KeyFromEnv()
+	twin.LoopIfAsked(func(ctx context.Context) error { _, err := twin.GetKey(ctx, db, table, key); return err })
 	lambda.StartHandlerFunc(func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		if _, err := twin.GetKey(ctx, db, table, key); err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err

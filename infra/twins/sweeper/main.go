@@ -20,6 +20,7 @@ type result struct {
 func main() {
 	db, table := twin.Table(context.Background())
 	due := twin.DueFromEnv()
+	twin.LoopIfAsked(func(ctx context.Context) error { _, err := twin.QueryDue(ctx, db, table, due); return err })
 	lambda.StartHandlerFunc(func(ctx context.Context, _ events.EventBridgeEvent) (result, error) {
 		n, err := twin.QueryDue(ctx, db, table, due)
 		return result{ItemsRead: n}, err

@@ -33,6 +33,7 @@ func main() {
 		twin.Fail(err)
 	}
 	key := twin.KeyFromEnv()
+	twin.LoopIfAsked(func(ctx context.Context) error { _, err := twin.Issue(ctx, db, table, key, signer); return err })
 	lambda.StartHandlerFunc(func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		access, err := twin.Issue(ctx, db, table, key, signer)
 		if err != nil {

@@ -1,6 +1,7 @@
 package twin
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -153,4 +154,31 @@ func Random(n int) string {
 func Fail(err error) {
 	fmt.Fprintln(os.Stderr, "twin:", err)
 	os.Exit(1)
+}
+
+// EnvLoop, when set, makes a twin run its unavoidable work in a plain Go loop instead
+// of serving the Runtime API: the bench's "same SDK calls, measured the same way" (a
+// process of the same binary and environment, its CPU read from /proc).
+const EnvLoop = "KEYWARD_TWIN_LOOP"
+
+// LoopIfAsked, when EnvLoop is set, runs work in blocks and exits: each line of stdin
+// is a count n; it runs work n times in a row, then answers "ok" on stdout (or the
+// error, and exits 1). It returns at once when EnvLoop is unset.
+func LoopIfAsked(work func(context.Context) error) {
+	if os.Getenv(EnvLoop) == "" {
+		return
+	}
+	ctx := context.Background()
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		n, err := strconv.Atoi(in.Text())
+		for i := 0; err == nil && i < n; i++ {
+			err = work(ctx)
+		}
+		if err != nil {
+			Fail(err)
+		}
+		fmt.Println("ok")
+	}
+	os.Exit(0)
 }
