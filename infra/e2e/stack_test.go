@@ -402,6 +402,7 @@ func TestLocalStack(t *testing.T) {
 	t.Run("issuer-and-root", func(t *testing.T) { testIssuerAndRoot(t, s) })
 	t.Run("operations", func(t *testing.T) { testOperations(t, s) })
 	t.Run("owner-limits", func(t *testing.T) { testOwnerLimits(t, s) })
+	t.Run("enforcement", func(t *testing.T) { testEnforcement(t, s) })
 	t.Run("readme", func(t *testing.T) { testWalkthrough(t, s) })
 	if total, parts := stackRSS(s); total > 0 {
 		t.Logf("the stack's RSS after the walkthrough: %d MB (%s)", total>>10, parts)
