@@ -19,17 +19,27 @@ func (a *API) get(ctx context.Context, c *call) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	k, err := a.store.GetKey(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return httpapi.Response{}, notFound(id)
-	}
+	k, err := a.readable(ctx, c, id)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := c.decide(authz.Read, id, k, nil); err != nil {
-		return httpapi.Response{}, err
-	}
 	return httpapi.JSON(http.StatusOK, viewOf(k, c.now)), nil
+}
+
+// readable is the key id if the caller may read it; 404 for an unknown key, and the
+// read rule's answer for one the caller may not read.
+func (a *API) readable(ctx context.Context, c *call, id string) (*store.Key, error) {
+	k, err := a.store.GetKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := c.decide(authz.Read, id, k, nil); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 var statuses = []string{store.StatusActive, store.StatusRotating, store.StatusExpired, store.StatusRevoked}

@@ -56,14 +56,7 @@ func (a *API) usage(ctx context.Context, c *call) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	k, err := a.store.GetKey(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return httpapi.Response{}, notFound(id)
-	}
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if err := c.decide(authz.Read, id, k, nil); err != nil {
+	if _, err := a.readable(ctx, c, id); err != nil {
 		return httpapi.Response{}, err
 	}
 	today := c.now.UTC()
