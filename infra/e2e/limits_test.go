@@ -61,8 +61,9 @@ func testOwnerLimits(t *testing.T, s *localStack) {
 }
 
 // testEnforcement uses a key limited to 2 uses an hour through the local stack: the
-// third use is refused by the management API (429 with Retry-After), by verify
-// (RATE_LIMITED) and by the token endpoint (429); the refusal is in the key's event
+// third use is refused by the management API (429 with Retry-After), the authorizer
+// (403, as an HTTP API answers a Deny), verify (RATE_LIMITED) and the token endpoint
+// (429); the refusal is in the key's event
 // log, and its usage counts reach GET /v1/keys/{id}/usage: 2 accepted, refusals by
 // code. Counts are written at most once a minute per instance, so the wait is long.
 func testEnforcement(t *testing.T, s *localStack) {
@@ -75,12 +76,16 @@ func testEnforcement(t *testing.T, s *localStack) {
 		t.Fatalf("create: %d", code)
 	}
 	for i := range 2 {
-		if code := call(t, "GET", s.base+"/v1/whoami", key.Secret, "", "", nil); code != 200 {
+		if code := call(t, "GET", s.base+"/v1/keys?limit=1", key.Secret, "", "", nil); code != 200 {
 			t.Fatalf("use %d: %d, want 200", i+1, code)
 		}
 	}
-	if code, retry := retryAfter(t, s.base+"/v1/whoami", key.Secret); code != 429 || retry < 1 || retry > 3600 {
+	if code, retry := retryAfter(t, s.base+"/v1/keys?limit=1", key.Secret); code != 429 || retry < 1 || retry > 3600 {
 		t.Fatalf("third use: %d with Retry-After %d, want 429 and 1..3600", code, retry)
+	}
+	// Behind the authorizer, an HTTP API answers its Deny with 403, whatever the reason.
+	if code := call(t, "GET", s.base+"/v1/whoami", key.Secret, "", "", nil); code != 403 {
+		t.Fatalf("whoami through the authorizer: %d, want 403", code)
 	}
 	var v struct {
 		Valid bool   `json:"valid"`
@@ -123,7 +128,7 @@ func waitUsage(t *testing.T, s *localStack, id, secret string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("after 3 min: key.rate_limited event seen %v; usage %+v (want 2 accepted, RATE_LIMITED >= 1)", sawEvent, usage.Days)
 		}
-		call(t, "GET", s.base+"/v1/whoami", secret, "", "", nil)
+		call(t, "GET", s.base+"/v1/keys?limit=1", secret, "", "", nil)
 	}
 }
 
