@@ -24,5 +24,5 @@ func main() {
 		}
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: len(item) > 0 && e.RouteKey != "",
 			Context: map[string]any{"key_id": key.PK}}, nil
-	})
+	}, twin.FlushAtShutdown)
 }

@@ -23,5 +23,5 @@ func main() {
 		}
 		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Headers: map[string]string{"content-type": "application/json"},
 			Body: `{"path":"` + e.RawPath + `"}`}, nil
-	})
+	}, twin.FlushAtShutdown)
 }

@@ -41,5 +41,5 @@ func main() {
 		}
 		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Headers: map[string]string{"content-type": "application/json"},
 			Body: `{"access_token":"` + access + `","token_type":"Bearer","expires_in":900,"refresh_token":"` + twin.Random(32) + `"}`}, nil
-	})
+	}, twin.FlushAtShutdown)
 }
