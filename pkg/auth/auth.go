@@ -208,9 +208,13 @@ func (v *Verifier) VerifyUse(ctx context.Context, credential, sourceIP string, u
 	}
 	// A locked pair costs no read. A request without a source IP (REST TOKEN events)
 	// is never counted: all of them would share one pair.
-	c := &use{v: v, u: u, ip: sourceIP, now: now, id: k.ID, guarded: v.Guard != nil && sourceIP != ""}
+	lock := sourceIP
+	if u.LockAs != "" {
+		lock = u.LockAs
+	}
+	c := &use{v: v, u: u, ip: sourceIP, lock: lock, now: now, id: k.ID, guarded: v.Guard != nil && lock != ""}
 	if c.guarded {
-		if until, ok := v.Guard.Locked(k.ID, sourceIP, now); ok {
+		if until, ok := v.Guard.Locked(k.ID, lock, now); ok {
 			return tooMany(until, now), nil
 		}
 	}
@@ -250,7 +254,7 @@ func (c *use) cold(ctx context.Context, secret string) (Decision, error) {
 		if _, err := v.match(ctx, secret, store.Secret{Hash: dummyHash}); err != nil {
 			return Decision{}, err
 		}
-		return v.failed(ctx, c.guarded, c.id, c.ip, c.now), nil
+		return v.failed(ctx, c.guarded, c.id, c.lock, c.now), nil
 	}
 	if err != nil {
 		return Decision{}, err
@@ -258,7 +262,7 @@ func (c *use) cold(ctx context.Context, secret string) (Decision, error) {
 	// A lock set by any instance is on the item just read. The pair is refused before
 	// the secret is compared: a right and a wrong secret get the same answer, and
 	// neither counts, resets or records anything.
-	if until, ok := stored.LockedUntil(c.ip, c.now); ok {
+	if until, ok := stored.LockedUntil(c.lock, c.now); ok {
 		return c.answer(ctx, stored, tooMany(until, c.now)), nil
 	}
 	n, err := v.matchKey(ctx, secret, stored, c.now)
@@ -266,7 +270,7 @@ func (c *use) cold(ctx context.Context, secret string) (Decision, error) {
 		return Decision{}, err
 	}
 	if n == 0 {
-		return v.failed(ctx, c.guarded, c.id, c.ip, c.now), nil
+		return v.failed(ctx, c.guarded, c.id, c.lock, c.now), nil
 	}
 	c.hash = hashOf(stored, n)
 	return c.decide(ctx, stored, stored.UseState)

@@ -24,6 +24,11 @@ type Use struct {
 	// Free verifies without counting a use: for a caller that refuses the request
 	// whatever the key (the authorizer on an unconfigured route).
 	Free bool
+	// LockAs, when set, names the lockout pair's address instead of the source IP:
+	// failed attempts are counted, and locks checked, under it. POST /v1/keys/verify
+	// sets it to the address it names plus the calling key, so that a caller can lock
+	// out only its own (caller, address) pairs, never a key's own users.
+	LockAs string
 }
 
 // LimitView is what a decision shows of the key's limits, as the use left them.
@@ -78,6 +83,8 @@ type use struct {
 	ip      string
 	now     time.Time
 	guarded bool
+	// lock is the lockout pair's address: the source IP, or Use.LockAs.
+	lock string
 	// id is the key id the credential names.
 	id string
 	// hash is, for an API key, the HMAC of the presented secret that matched the key
@@ -95,7 +102,7 @@ func (c *use) check(k *store.Key) Decision {
 	if c.tok != nil {
 		return c.checkToken(k)
 	}
-	if until, ok := k.LockedUntil(c.ip, c.now); ok {
+	if until, ok := k.LockedUntil(c.lock, c.now); ok {
 		return tooMany(until, c.now)
 	}
 	n := versionOf(k, c.hash, c.now)
@@ -167,7 +174,7 @@ func (c *use) answer(ctx context.Context, k *store.Key, d Decision) Decision {
 		if c.tok != nil {
 			return d
 		}
-		return c.v.failed(ctx, c.guarded, c.id, c.ip, c.now)
+		return c.v.failed(ctx, c.guarded, c.id, c.lock, c.now)
 	}
 	if !c.u.Free { // a free verification is not a use: neither counted nor observed
 		c.v.observe(ctx, k, d.Reason, c.now)
@@ -222,7 +229,7 @@ func (c *use) spend(ctx context.Context, k *store.Key, d Decision, hint *limits.
 		if c.tok != nil {
 			return Decision{Reason: Revoked}, nil
 		}
-		return c.v.failed(ctx, c.guarded, c.id, c.ip, c.now), nil
+		return c.v.failed(ctx, c.guarded, c.id, c.lock, c.now), nil
 	case err != nil:
 		return Decision{}, err
 	}

@@ -48,6 +48,11 @@ func (a *API) verify(ctx context.Context, c *call) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	if ip != "" {
+		// Failed attempts are counted per (key, address it names, caller): a caller can
+		// lock out only its own verifications, never the key's users at that address.
+		u.LockAs = ip + " via " + c.caller.KeyID
+	}
 	u.Owners = func(owner string) bool {
 		return authz.Decide(c.who, authz.Verify, &authz.Target{Owner: owner}, nil) == authz.Allowed
 	}

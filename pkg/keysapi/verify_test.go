@@ -154,3 +154,29 @@ func TestVerifyUnknownAndWrongSecretAlike(t *testing.T) {
 		t.Fatalf("answers differ: %s vs %s", unknownBody, wrongBody)
 	}
 }
+
+// TestVerifyCannotLockOutTheKeysUsers is the attack of a caller of verify who knows a
+// key id (here narrowed to another owner): naming the key's users' address in `ip`,
+// it sends wrong secrets until its pair locks. Its own verifications of that key from
+// that address are locked, as lockout promises; the key's users at that address are not.
+func TestVerifyCannotLockOutTheKeysUsers(t *testing.T) {
+	h := newHarness(t)
+	kid, key := h.createKey(map[string]any{"owner": "team-a", "scopes": []string{"keys:read"}})
+	_, narrow := h.createKey(map[string]any{"scopes": []string{"keys:verify@owner:team-b/*"}})
+	_, verifier := h.createKey(map[string]any{"scopes": []string{"keys:verify"}})
+	const victim = "198.51.100.7"
+	wrong := apikey.NewWithID("kw_test_", kid).String()
+	locked := false
+	for range 12 {
+		r := h.verifyCall(narrow, map[string]any{"key": wrong, "ip": victim}).must(t, 200)
+		locked = locked || r.str("code") == "LOCKED"
+	}
+	if !locked {
+		t.Fatalf("twelve wrong secrets from one (caller, address) never locked its pair")
+	}
+	h.call("keys-get", id(kid), cred(key), sourceIP(victim)).must(t, 200)
+	r := h.verifyCall(verifier, map[string]any{"key": key, "ip": victim}).must(t, 200)
+	if r.str("code") != "VALID" {
+		t.Fatalf("another caller verifying the key for the same address: %s", r.raw)
+	}
+}
