@@ -222,10 +222,7 @@ func (d *Dynamo) updateKey(ctx context.Context, k *Key, s Schedule, e *Event) er
 	u = set(u, "gsi4pk", allKeysPK)
 	u = set(u, "gsi4sk", ownerSK(k.Owner, listSK(k)))
 	if k.LimitsSet {
-		u = set(u, AttrRateLimit, k.RateLimit)
-		u = set(u, AttrRemaining, k.Remaining)
-		u = set(u, AttrRefill, k.Refill)
-		u = set(u, AttrRefilledAt, k.RefilledAt)
+		u = setLimits(u, k, set)
 	}
 	if k.Previous != nil {
 		u = set(u, "previous", k.Previous)
@@ -328,4 +325,21 @@ func (d *Dynamo) PutEvent(ctx context.Context, e *Event) error {
 		return fmt.Errorf("put event: %w", err)
 	}
 	return nil
+}
+
+// setLimits sets the limit fields a patch set: the rate limit as it stands, and
+// remaining, refill and refilled_at only when the patch set remaining or refill, so
+// that credits spent (or a refill made) since the read are never written back.
+func setLimits(u expression.UpdateBuilder, k *Key, set func(expression.UpdateBuilder, string, any) expression.UpdateBuilder) expression.UpdateBuilder {
+	u = set(u, AttrRateLimit, k.RateLimit)
+	if k.creditsSet.remaining {
+		u = set(u, AttrRemaining, k.Remaining)
+	}
+	if k.creditsSet.refill {
+		u = set(u, AttrRefill, k.Refill)
+	}
+	if k.creditsSet.remaining || k.creditsSet.refill {
+		u = set(u, AttrRefilledAt, k.RefilledAt)
+	}
+	return u
 }

@@ -72,6 +72,10 @@ type Key struct {
 	// LimitsSet marks a key whose limit fields a write sets (not stored), so that an
 	// update of other fields never overwrites credits spent meanwhile.
 	LimitsSet bool `dynamodbav:"-"`
+	// creditsSet says which of remaining and refill a patch set: only those, and
+	// refilled_at with either, are written, so that a patch of the rate limit alone
+	// never writes back credits (or a refill period) that uses changed meanwhile.
+	creditsSet creditsSet
 	// UseState is, for a key read with a rate limit or credits, its limits and their
 	// bookkeeping as the same read returned them (LimitState): the hint of its next
 	// UseKey. Nil for a key without limits. Never written by a management write.
@@ -235,3 +239,6 @@ func exactNumbers(v any) any {
 	}
 	return v
 }
+
+// creditsSet is which credit fields a patch set (Key.creditsSet).
+type creditsSet struct{ remaining, refill bool }

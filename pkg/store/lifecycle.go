@@ -124,11 +124,12 @@ func (k *Key) patchLimits(p Patch, note func(string, bool)) {
 	}
 	if p.Remaining != nil {
 		note("remaining", !reflect.DeepEqual(k.Remaining, *p.Remaining))
-		k.Remaining, k.LimitsSet = *p.Remaining, true
+		k.Remaining, k.LimitsSet, k.creditsSet = *p.Remaining, true, creditsSet{remaining: true, refill: k.creditsSet.refill}
 	}
 	if p.Refill != nil {
 		note("refill", !reflect.DeepEqual(k.Refill, *p.Refill))
 		k.Refill, k.LimitsSet = *p.Refill, true
+		k.creditsSet.refill = true
 	}
 }
 

@@ -641,3 +641,32 @@ func TestUseKeyEmptyMarks(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchOfRateLimitKeepsCreditsSpentMeanwhile: uses made between a patch's read
+// and its write are not given back: a patch of the rate limit alone does not write
+// remaining (or refilled_at) as it read them.
+func TestPatchOfRateLimitKeepsCreditsSpentMeanwhile(t *testing.T) {
+	_, st, _ := newLimitsStore(t, 0)
+	hash := newLimitedKey(t, st, "patch-race", map[string]any{store.AttrRemaining: 10})
+	k, err := st.GetKey(context.Background(), "patch-race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := limits.Use{Cost: 3, Slot: "s.1", ID: limits.RandomID(), At: limitsNow}
+	if res, err := st.UseKey(context.Background(), store.UseInput{ID: "patch-race", Use: u, Hashes: [][]byte{hash}, Now: limitsNow}); err != nil || !res.Counted {
+		t.Fatalf("use: %+v, %v", res, err)
+	}
+	rl := &limits.RateLimit{Limit: 5, WindowSeconds: 60}
+	if _, err := k.ApplyPatch(store.Patch{RateLimit: &rl}); err != nil {
+		t.Fatal(err)
+	}
+	k.Version++
+	ev := &store.Event{Time: limitsNow, Type: store.EventKeyUpdated, KeyID: k.ID, Owner: k.Owner, Actor: "t"}
+	if err := st.UpdateKey(context.Background(), k, ev); err != nil {
+		t.Fatal(err)
+	}
+	s := readState(t, st, "patch-race")
+	if s.Remaining == nil || *s.Remaining != 7 || s.RateLimit == nil || s.RateLimit.Limit != 5 {
+		t.Fatalf("after the patch: remaining %v, ratelimit %+v; want 7 and limit 5", s.Remaining, s.RateLimit)
+	}
+}
