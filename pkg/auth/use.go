@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"errors"
@@ -93,6 +94,8 @@ type use struct {
 	tok  *Token
 	// ownerCounted: the use was counted on the owner's window already (ownerFirst).
 	ownerCounted bool
+	// respent: spend was tried again after a view older than a rotation.
+	respent bool
 }
 
 // check is the decision on the credential against k, with no I/O and no side
@@ -222,7 +225,8 @@ func (c *use) spend(ctx context.Context, k *store.Key, d Decision, hint *limits.
 	if c.tok == nil {
 		hashes = [][]byte{c.hash} // only the secret's holder spends
 	}
-	res, err := c.v.Limits.UseKey(ctx, store.UseInput{ID: id, Use: lu, Hint: hint, Hashes: hashes, Now: c.now})
+	previous := c.tok == nil && k.Previous != nil && bytes.Equal(k.Previous.Hash, c.hash)
+	res, err := c.v.Limits.UseKey(ctx, store.UseInput{ID: id, Use: lu, Hint: hint, Hashes: hashes, Previous: previous, Now: c.now})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		c.v.caches().forget(id)
@@ -236,6 +240,13 @@ func (c *use) spend(ctx context.Context, k *store.Key, d Decision, hint *limits.
 	c.v.caches().remember(res)
 	d = c.check(res.Key)
 	if d.Reason == Accepted && res.SecretMismatch {
+		if !c.respent {
+			// The view was older than a rotation, and the secret is in the other place
+			// now (the previous one, in its grace): spend again from the key as it is.
+			c.respent = true
+			c.hash = hashOf(res.Key, d.Principal.SecretN)
+			return c.spend(ctx, res.Key, d, res.State)
+		}
 		d = Decision{Reason: Unknown} // fail closed: the store saw no match
 	}
 	if d.Reason != Accepted {
@@ -253,7 +264,7 @@ func (c *use) spend(ctx context.Context, k *store.Key, d Decision, hint *limits.
 // instance's last view of it shows no room (refused: the key is then not spent).
 func (c *use) ownerFirst(ctx context.Context, k *store.Key, d Decision, lu limits.Use) (Decision, bool, error) {
 	st := c.v.caches().ownerHint(k.Owner)
-	if st == nil || limits.Decide(st, lu, c.now).Refused == "" {
+	if c.ownerCounted || st == nil || limits.Decide(st, lu, c.now).Refused == "" {
 		return Decision{}, false, nil
 	}
 	res, err := c.v.useOwner(ctx, k.Owner, lu, st, c.now)

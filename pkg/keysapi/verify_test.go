@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
@@ -178,5 +179,29 @@ func TestVerifyCannotLockOutTheKeysUsers(t *testing.T) {
 	r := h.verifyCall(verifier, map[string]any{"key": key, "ip": victim}).must(t, 200)
 	if r.str("code") != "VALID" {
 		t.Fatalf("another caller verifying the key for the same address: %s", r.raw)
+	}
+}
+
+// TestVerifyRetiredSecretSpendsNothingOnWarmInstance is the attack of whoever holds a
+// key's old secret, after a rotation whose grace has ended, against an instance that
+// knew the key from before the rotation: it is refused and spends no credit. The old
+// secret still works, and spends, while the grace lasts: rotation costs no downtime.
+func TestVerifyRetiredSecretSpendsNothingOnWarmInstance(t *testing.T) {
+	h := newHarness(t)
+	kid, key := h.createKey(map[string]any{"remaining": 10})
+	_, verifier := h.createKey(map[string]any{"scopes": []string{"keys:verify"}})
+	h.verifyCall(verifier, map[string]any{"key": key}).must(t, 200) // this instance now knows the key: 9 left
+	h.call("keys-rotate", id(kid), jsonBody(map[string]any{"grace_seconds": 60})).must(t, 200)
+	if r := h.verifyCall(verifier, map[string]any{"key": key}).must(t, 200); r.str("code") != "VALID" || h.remainingOf(kid) != 8 {
+		t.Fatalf("old secret in its grace: %s, remaining %d; want VALID and 8", r.raw, h.remainingOf(kid))
+	}
+	h.clock.Advance(61 * time.Second)
+	for range 2 {
+		if r := h.verifyCall(verifier, map[string]any{"key": key}).must(t, 200); r.str("code") != "NOT_FOUND" {
+			t.Fatalf("old secret after its grace: %s, want NOT_FOUND", r.raw)
+		}
+	}
+	if n := h.remainingOf(kid); n != 8 {
+		t.Fatalf("the retired secret spent %d credit(s)", 8-n)
 	}
 }

@@ -74,7 +74,12 @@ type UseInput struct {
 	// the use counts only if one of them is the key's current or previous secret, so
 	// whoever knows a key id but not its secret cannot spend its credits or window.
 	Hashes [][]byte
-	Now    time.Time
+	// Previous: Hashes matched the key's previous secret (in its grace) in the
+	// caller's view, not its current one. The use counts only if the item still holds
+	// them in that place, so a view older than a rotation cannot spend with a secret
+	// the rotation retired (as current, or past its grace as previous).
+	Previous bool
+	Now      time.Time
 }
 
 // UseResult is what came of a use, with the key as the same round trip returned it.
@@ -146,7 +151,7 @@ func (d *Dynamo) UseKey(ctx context.Context, in UseInput) (*UseResult, error) {
 // answer res, or write plan, or read the key again (reread) because a hint alone
 // cannot settle a refusal, a key without limits or a use seen as counted.
 func settle(key *Key, state *limits.State, fresh bool, in UseInput) (res *UseResult, plan *limits.Plan, reread bool) {
-	if fresh && !secretMatches(key, in.Hashes) {
+	if fresh && !secretMatches(key, in.Hashes, in.Previous) {
 		return &UseResult{Key: key, State: state, SecretMismatch: true}, nil, false
 	}
 	dec := limits.Decide(state, in.Use, in.Now)
@@ -184,16 +189,23 @@ func (d *Dynamo) readLimits(ctx context.Context, id string) (*Key, *limits.State
 }
 
 // secretMatches reports whether k is not revoked and, when hashes are given, holds
-// one of them as its current or previous secret.
-func secretMatches(k *Key, hashes [][]byte) bool {
+// one of them as its current secret (as its previous one, with previous).
+func secretMatches(k *Key, hashes [][]byte, previous bool) bool {
 	if k.Status == StatusRevoked {
 		return false
 	}
 	if len(hashes) == 0 {
 		return true
 	}
+	held := k.Secret.Hash
+	if previous {
+		if k.Previous == nil {
+			return false
+		}
+		held = k.Previous.Hash
+	}
 	for _, h := range hashes {
-		if bytes.Equal(k.Secret.Hash, h) || k.Previous != nil && bytes.Equal(k.Previous.Hash, h) {
+		if bytes.Equal(held, h) {
 			return true
 		}
 	}
@@ -204,7 +216,7 @@ func secretMatches(k *Key, hashes [][]byte) bool {
 // as it is and false when the condition failed (ErrNotFound if there is no item).
 // A write in flight on the item (a transaction) is waited out and tried again.
 func (d *Dynamo) applyUse(ctx context.Context, in UseInput, p *limits.Plan) (map[string]types.AttributeValue, bool, error) {
-	expr, err := useExpression(p, in.Hashes)
+	expr, err := useExpression(p, in.Hashes, in.Previous)
 	if err != nil {
 		return nil, false, fmt.Errorf("build use of %s: %w", in.ID, err)
 	}
@@ -243,7 +255,7 @@ func (d *Dynamo) applyUse(ctx context.Context, in UseInput, p *limits.Plan) (map
 // useExpression is plan p as one update and its condition: each part of the plan
 // sets its attributes on condition that the item is still in the state the part was
 // planned from (see limits.CreditStep and limits.WindowStep).
-func useExpression(p *limits.Plan, hashes [][]byte) (useExpr, error) {
+func useExpression(p *limits.Plan, hashes [][]byte, previous bool) (useExpr, error) {
 	o := &operands{}
 	u, c := creditUpdate(o, expression.UpdateBuilder{}, p.Credit)
 	u, wc := windowUpdate(o, u, p.Window)
@@ -251,10 +263,10 @@ func useExpression(p *limits.Plan, hashes [][]byte) (useExpr, error) {
 	c = c.And(expression.AttributeExists(expression.Name("pk"))).
 		And(expression.Name("status").NotEqual(o.val(StatusRevoked)))
 	if len(hashes) > 0 {
-		c = c.And(hashCondition(o, hashes))
+		c = c.And(hashCondition(o, hashes, previous))
 	}
 	u, c = markUpdate(o, u, c, p)
-	return cachedExpression("key:"+planShape(p)+":"+strconv.Itoa(len(hashes)), o, u, c)
+	return cachedExpression("key:"+planShape(p)+":"+strconv.Itoa(len(hashes))+":"+strconv.FormatBool(previous), o, u, c)
 }
 
 // planShape is what the text of plan p's update depends on: which parts it has, and
@@ -354,15 +366,16 @@ func windowUpdate(o *operands, u expression.UpdateBuilder, w *limits.WindowStep)
 }
 
 // hashCondition: the item's current or previous secret is one of hashes.
-func hashCondition(o *operands, hashes [][]byte) expression.ConditionBuilder {
-	in := func(n expression.NameBuilder) expression.ConditionBuilder {
-		vals := make([]expression.OperandBuilder, 0, len(hashes)-1)
-		for _, h := range hashes[1:] {
-			vals = append(vals, o.val(h))
-		}
-		return n.In(o.val(hashes[0]), vals...)
+func hashCondition(o *operands, hashes [][]byte, previous bool) expression.ConditionBuilder {
+	name := expression.Name("secret.hash")
+	if previous {
+		name = expression.Name("previous.hash")
 	}
-	return expression.Or(in(expression.Name("secret.hash")), in(expression.Name("previous.hash")))
+	vals := make([]expression.OperandBuilder, 0, len(hashes)-1)
+	for _, h := range hashes[1:] {
+		vals = append(vals, o.val(h))
+	}
+	return name.In(o.val(hashes[0]), vals...)
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
