@@ -121,6 +121,9 @@ func (c *use) check(k *store.Key) Decision {
 }
 
 func (c *use) checkToken(k *store.Key) Decision {
+	if c.u.Owners != nil && !c.u.Owners(k.Owner) {
+		return Decision{Reason: Unknown} // a hidden owner's key tells nothing of its state
+	}
 	if r := usable(k, c.ip, c.now); r != Accepted {
 		return Decision{Reason: r}
 	}

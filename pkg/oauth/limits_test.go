@@ -34,3 +34,15 @@ func TestGrantsCountUses(t *testing.T) {
 		t.Fatalf("rate limited: Retry-After %q, want %s", r.headers["Retry-After"], want)
 	}
 }
+
+// TestMismatchedClientSpendsNothing: a key's secret presented with another client's
+// id is refused as invalid_client and spends none of the key's credits.
+func TestMismatchedClientSpendsNothing(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.createKey([]string{"orders:read"}, map[string]any{"remaining": 1})
+	other, _ := h.createKey([]string{"orders:read"}, nil)
+	for range 3 {
+		h.clientCredentials(other, secret).oauthError(t, 401, "invalid_client")
+	}
+	h.clientCredentials(id, secret).must(t, 200)
+}

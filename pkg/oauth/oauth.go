@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
 	"github.com/keyward/keyward/pkg/httpapi"
 	"github.com/keyward/keyward/pkg/jwks"
@@ -211,6 +212,11 @@ func (a *API) authenticateClient(ctx context.Context, r *request, u auth.Use) (a
 			return auth.Principal{}, fail("Client authentication failed.")
 		}
 		return auth.Principal{}, fail("Client authentication is required: client_id and client_secret, or HTTP Basic.")
+	}
+	// Only client id's own API key is its secret: anything else (another key, a
+	// token, the root credential) is refused before it is verified, so it spends nothing.
+	if k, err := apikey.Parse(secret, a.Verifier.Prefix); err != nil || k.ID != id {
+		return auth.Principal{}, fail("Client authentication failed.")
 	}
 	d, err := a.Verifier.VerifyUse(ctx, secret, r.ip(), u)
 	if err != nil {
