@@ -226,33 +226,12 @@ type envelope struct {
 func (b *bus) drain(want int) []envelope {
 	b.t.Helper()
 	var out []envelope
-	seen := map[string]bool{}
-	deadline := time.Now().Add(60 * time.Second)
-	for empty := 0; len(out) < want || empty < 1; {
-		if time.Now().After(deadline) {
-			b.t.Fatalf("%d of %d messages after 60s", len(out), want)
+	for _, body := range testenv.DrainQueue(b.t, b.sqs, b.queue, want) {
+		var e envelope
+		if err := json.Unmarshal([]byte(body), &e); err != nil {
+			b.t.Fatalf("message %q: %v", body, err)
 		}
-		r, err := b.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &b.queue,
-			MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 3})
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		if len(r.Messages) == 0 {
-			empty++
-			continue
-		}
-		for _, msg := range r.Messages {
-			_, _ = b.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: &b.queue, ReceiptHandle: msg.ReceiptHandle})
-			if seen[aws.ToString(msg.MessageId)] {
-				continue
-			}
-			seen[aws.ToString(msg.MessageId)] = true
-			var e envelope
-			if err := json.Unmarshal([]byte(aws.ToString(msg.Body)), &e); err != nil {
-				b.t.Fatalf("message %q: %v", aws.ToString(msg.Body), err)
-			}
-			out = append(out, e)
-		}
+		out = append(out, e)
 	}
 	return out
 }

@@ -196,41 +196,18 @@ type message struct {
 func (w *world) drain(url string, want int) []message {
 	w.t.Helper()
 	var out []message
-	seen := map[string]bool{}
-	deadline := time.Now().Add(60 * time.Second)
-	for empty := 0; len(out) < want || empty < 1; {
-		if time.Now().After(deadline) {
-			w.t.Fatalf("drain %s: %d of %d messages after 60s", url, len(out), want)
+	for _, body := range testenv.DrainQueue(w.t, w.sqs, url, want) {
+		var env struct {
+			DetailType string         `json:"detail-type"`
+			Detail     map[string]any `json:"detail"`
 		}
-		r, err := w.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &url,
-			MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 3})
-		if err != nil {
-			w.t.Fatal(err)
+		if err := json.Unmarshal([]byte(body), &env); err != nil {
+			w.t.Fatalf("message body %q: %v", body, err)
 		}
-		if len(r.Messages) == 0 {
-			empty++
-			continue
+		if env.Detail == nil { // a raw SNS body is the detail itself
+			_ = json.Unmarshal([]byte(body), &env.Detail)
 		}
-		for _, m := range r.Messages {
-			if _, err := w.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				w.t.Fatal(err)
-			}
-			if seen[aws.ToString(m.MessageId)] {
-				continue
-			}
-			seen[aws.ToString(m.MessageId)] = true
-			var env struct {
-				DetailType string         `json:"detail-type"`
-				Detail     map[string]any `json:"detail"`
-			}
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil {
-				w.t.Fatalf("message body %q: %v", aws.ToString(m.Body), err)
-			}
-			if env.Detail == nil { // a raw SNS body is the detail itself
-				_ = json.Unmarshal([]byte(aws.ToString(m.Body)), &env.Detail)
-			}
-			out = append(out, message{env.DetailType, env.Detail})
-		}
+		out = append(out, message{env.DetailType, env.Detail})
 	}
 	return out
 }

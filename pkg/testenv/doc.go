@@ -11,5 +11,6 @@
 // (Fixture, FixtureBytes, HTTPRequest), request options (Bearer, Header, Body,
 // JSONBody, Query, SourceIP), Serve for a function's router, key seeding (SeedKey,
 // NewSecret), a settable Clock, a call-counting DynamoDB client (CountingDB) and an
-// in-memory signing-key set (StaticKeys). Pure tests need none of the services.
+// in-memory signing-key set (StaticKeys), and DrainQueue for what an SQS queue
+// received. Pure tests need none of the services.
 package testenv
