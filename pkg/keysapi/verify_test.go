@@ -8,7 +8,11 @@ import (
 
 	"github.com/keyward/keyward/pkg/apikey"
 	"github.com/keyward/keyward/pkg/auth"
+	"github.com/keyward/keyward/pkg/jwks"
+	"github.com/keyward/keyward/pkg/scope"
 	"github.com/keyward/keyward/pkg/secrets"
+	"github.com/keyward/keyward/pkg/testenv"
+	"github.com/keyward/keyward/pkg/token"
 )
 
 // verifyCall posts body to POST /v1/keys/verify as caller.
@@ -203,5 +207,49 @@ func TestVerifyRetiredSecretSpendsNothingOnWarmInstance(t *testing.T) {
 	}
 	if n := h.remainingOf(kid); n != 8 {
 		t.Fatalf("the retired secret spent %d credit(s)", 8-n)
+	}
+}
+
+// TestVerifyTokenOfHiddenOwnerTellsNothing: an access token of a key whose owner the
+// caller's keys:verify does not cover answers NOT_FOUND, whatever the key's state, as
+// an unknown token would; the attack is a caller narrowed to team-b probing whether a
+// team-a key is revoked. The same caller sees the state of its own owners' tokens.
+func TestVerifyTokenOfHiddenOwnerTellsNothing(t *testing.T) {
+	h := newHarness(t)
+	k, err := jwks.Generate(jwks.RS256, h.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := testenv.StaticKeys{Keys: &jwks.Set{Keys: []jwks.Key{{JWK: k}}}}
+	const iss = "https://keyward.example"
+	h.deps.Verifier.Tokens = &token.Verifier{Keys: keys, Audience: "keyward", Issuer: iss}
+	signer := &token.Signer{Keys: keys, Issuer: iss, Audience: "keyward", Lifetime: 300 * time.Second}
+	tokenOf := func(keyID string) string {
+		a, err := signer.Sign(context.Background(), token.Grant{KeyID: keyID, JTI: token.NewJTI(),
+			Scopes: scope.MustParseList([]string{"orders:read"}), SecretN: 1}, h.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Token
+	}
+	hidden, _ := h.createKey(map[string]any{"owner": "team-a/svc"})
+	own, _ := h.createKey(map[string]any{"owner": "team-b/svc"})
+	_, narrow := h.createKey(map[string]any{"scopes": []string{"keys:verify@owner:team-b/*"}})
+	hiddenTok, ownTok := tokenOf(hidden), tokenOf(own)
+	codes := func() (string, string) {
+		return h.verifyCall(narrow, map[string]any{"key": hiddenTok}).must(t, 200).str("code"),
+			h.verifyCall(narrow, map[string]any{"key": ownTok}).must(t, 200).str("code")
+	}
+	if hc, oc := codes(); hc != "NOT_FOUND" || oc != "VALID" {
+		t.Fatalf("live tokens: hidden owner's %s, own owner's %s", hc, oc)
+	}
+	for _, kid := range []string{hidden, own} {
+		h.call("keys-revoke", id(kid)).must(t, 200)
+	}
+	if r := h.verifyCall(narrow, map[string]any{"key": hiddenTok}).must(t, 200); r.str("code") != "NOT_FOUND" || r.body["key_id"] != nil {
+		t.Fatalf("a hidden owner's revoked key's token told its state: %s", r.raw)
+	}
+	if r := h.verifyCall(narrow, map[string]any{"key": ownTok}).must(t, 200); r.str("code") != "REVOKED" {
+		t.Fatalf("own owner's revoked key's token: %s", r.raw)
 	}
 }
