@@ -55,7 +55,11 @@ func (b *bench) runtimeFigure() error {
 	b.add("cpu_per_invocation_runtime_only = %.3f ms [user %.3f ms, system %.3f ms; per invocation %.2f voluntary and %.2f involuntary context switches; %d threads]",
 		x.perUnit(), ms(after.user-before.user)/n, ms(after.sys-before.sys)/n,
 		float64(after.voluntary-before.voluntary)/n, float64(after.involuntary-before.involuntary)/n, after.threads)
-	return nil
+	counts, err := b.syscallCounts(x, pid)
+	if counts != "" {
+		b.add("syscalls_per_invocation_runtime_only = %s [strace -c -f over %d invocations]", counts, straceUnits)
+	}
+	return err
 }
 
 // usage is what /proc tells of a process: its CPU time, its threads' context
