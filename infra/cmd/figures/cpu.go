@@ -19,22 +19,29 @@ const clockTicks = 100
 
 // procCPU is the user+system CPU time process pid has used (all its threads).
 func procCPU(pid int) (time.Duration, error) {
+	user, sys, err := procTimes(pid)
+	return user + sys, err
+}
+
+// procTimes is the user and the system CPU time process pid has used (all its
+// threads), from /proc/<pid>/stat.
+func procTimes(pid int) (user, sys time.Duration, err error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name, in parentheses, may hold spaces: the fields follow the last ')'.
 	i := bytes.LastIndexByte(data, ')')
 	f := strings.Fields(string(data[i+1:]))
 	if i < 0 || len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64) // field 14, utime
 	st, err2 := strconv.ParseInt(f[12], 10, 64) // field 15, stime
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
+	return time.Duration(ut) * time.Second / clockTicks, time.Duration(st) * time.Second / clockTicks, nil
 }
 
 // subject is one bootstrap under measurement: the function or its twin.

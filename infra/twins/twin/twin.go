@@ -170,12 +170,11 @@ func LoopIfAsked(work func(context.Context) error) {
 	if os.Getenv(EnvLoop) == "" {
 		return
 	}
-	ctx := context.Background()
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		n, err := strconv.Atoi(in.Text())
 		for i := 0; err == nil && i < n; i++ {
-			err = work(ctx)
+			err = workWithDeadline(work)
 		}
 		if err != nil {
 			Fail(err)
@@ -183,6 +182,16 @@ func LoopIfAsked(work func(context.Context) error) {
 		fmt.Println("ok")
 	}
 	os.Exit(0)
+}
+
+// loopDeadline is the deadline of each loop-mode unit: a handler's context carries
+// one (the function's timeout), which the SDK and net/http watch during each call.
+const loopDeadline = 10 * time.Second
+
+func workWithDeadline(work func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), loopDeadline)
+	defer cancel()
+	return work(ctx)
 }
 
 // FlushAtShutdown is the start option of the twins of functions that flush what they
