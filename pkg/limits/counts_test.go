@@ -39,7 +39,7 @@ func TestCounter(t *testing.T) {
 	c.Record("k1", now, limits.CodeValid)
 	c.Record("k1", now, limits.CodeRateLimited)
 	c.Record("k1", now.Add(2*time.Minute), limits.CodeValid) // the next UTC day
-	c.Record("k2", now, limits.CodeValid) // back to the first day
+	c.Record("k2", now, limits.CodeValid)                    // back to the first day
 	// The day is UTC's, whatever the time's zone: 01:00 at UTC+2 is still Dec 1st.
 	c.Record("k3", time.Date(2026, 12, 2, 1, 0, 0, 0, time.FixedZone("UTC+2", 2*3600)), limits.CodeValid)
 	ws := c.Due(now)
