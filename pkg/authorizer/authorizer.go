@@ -64,37 +64,54 @@ var _ lambda.Handler = (*Authorizer)(nil)
 
 // Invoke is the Lambda entry point (lambda.Handler): the raw event in, the raw answer
 // out. On this hot path the event is decoded once, by parseEvent, instead of first
-// through the runtime's reflection into a json.RawMessage.
+// through the runtime's reflection into a json.RawMessage, and an HTTP API's simple
+// response is written directly (appendSimple): the same JSON as Handle's answer.
 func (a *Authorizer) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	out, err := a.Handle(ctx, payload)
+	req, table, out, err := a.handle(ctx, payload)
 	if err != nil {
 		return nil, err
 	}
-	return fastjson.Marshal(out)
+	if req.kind == HTTPSimple {
+		return appendSimple(make([]byte, 0, 192), out), nil
+	}
+	answer, err := a.answer(req, table, out)
+	if err != nil {
+		return nil, err
+	}
+	return fastjson.Marshal(answer)
 }
 
 // Handle answers one authorizer event of any kind.
 func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	req, table, out, err := a.handle(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	return a.answer(req, table, out)
+}
+
+// handle decides on one event, before the answer is shaped for its kind.
+func (a *Authorizer) handle(ctx context.Context, raw []byte) (request, *routeconfig.Table, outcome, error) {
 	req, err := parseEvent(raw)
 	if err != nil {
 		a.Log.ErrorContext(ctx, "authorizer: bad event", "err", err)
-		return nil, ErrUnavailable
+		return request{}, nil, outcome{}, ErrUnavailable
 	}
 	table, err := a.Routes.Current(ctx)
 	if err != nil {
 		a.Log.ErrorContext(ctx, "authorizer: route table", "err", err)
-		return nil, ErrUnavailable
+		return request{}, nil, outcome{}, ErrUnavailable
 	}
 	out, err := a.decide(ctx, req, table)
 	if err != nil {
 		a.Log.ErrorContext(ctx, "authorizer: failing closed", "kind", req.kind.String(), "err", err)
-		return nil, ErrUnavailable
+		return request{}, nil, outcome{}, ErrUnavailable
 	}
 	if !out.allowed {
 		a.Log.InfoContext(ctx, "authorizer: refused", "kind", req.kind.String(), "code", out.code,
 			"key_id", out.principal.KeyID, "ip", req.sourceIP, "route", req.method+" "+req.path)
 	}
-	return a.answer(req, table, out)
+	return req, table, out, nil
 }
 
 // decide verifies the credential for the route's scope, counting one use of a key

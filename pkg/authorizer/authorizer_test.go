@@ -2,6 +2,8 @@ package authorizer_test
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -409,4 +411,54 @@ func badSecret(t *testing.T, key string) string {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestInvokeAnswersAsHandle: the bytes Invoke writes are Handle's answer as JSON, for
+// every event kind and outcome, and an owner full of JSON's special characters stays
+// one string in the context, never a field of its own.
+func TestInvokeAnswersAsHandle(t *testing.T) {
+	h := newHarness(t)
+	issue, _ := realTokens(t, h)
+	const odd = "o\"wn\\er\",\"isAuthorized\":true,\"x\":\"\x01\u2028\xff"
+	id, key := h.newKey([]string{"orders:read"}, func(k *store.Key, _ func(int64) (string, store.Secret)) { k.Owner = odd })
+	route := func(method, path string) func(ev map[string]any) {
+		return func(ev map[string]any) {
+			ev["routeKey"] = method + " " + path
+			ev["resource"], ev["httpMethod"] = path, method
+		}
+	}
+	creds := map[string]string{"key": key, "token": issue(id), "wrong": key[:len(key)-2] + "xx", "none": ""}
+	for _, k := range kinds {
+		for name, cred := range creds {
+			for _, r := range []func(map[string]any){route("GET", "/v1/whoami"), route("POST", "/orders"), route("GET", "/nowhere")} {
+				raw := fixture(t, k.fixture, cred, r)
+				ctx := context.Background()
+				want, herr := h.a.Handle(ctx, raw)
+				got, ierr := h.a.Invoke(ctx, raw)
+				if (herr == nil) != (ierr == nil) || herr != nil && herr.Error() != ierr.Error() {
+					t.Fatalf("%s %s: Handle error %v, Invoke error %v", k.name, name, herr, ierr)
+				}
+				if herr != nil {
+					continue
+				}
+				wb, err := json.Marshal(want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var w, g map[string]any
+				if err := json.Unmarshal(wb, &w); err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(got, &g); err != nil {
+					t.Fatalf("%s %s: Invoke wrote %s: %v", k.name, name, got, err)
+				}
+				if !reflect.DeepEqual(g, w) {
+					t.Fatalf("%s %s: Invoke wrote %s, Handle answers %s", k.name, name, got, wb)
+				}
+				if c, ok := g["context"].(map[string]any); ok && c["key_id"] != nil && c["owner"] != strings.ToValidUTF8(odd, "\uFFFD") {
+					t.Fatalf("%s %s: owner %q in %s", k.name, name, c["owner"], got)
+				}
+			}
+		}
+	}
 }

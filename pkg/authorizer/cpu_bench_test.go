@@ -24,3 +24,20 @@ func BenchmarkHandleInMemory(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTokenInMemory is the handler's work per RS256 access token, its key cached
+// (the path of authorizer_token_ratio): profile it with -cpuprofile to see what the
+// handler adds to the signature check.
+func BenchmarkTokenInMemory(b *testing.B) {
+	h := benchHarness(b)
+	issue, _ := realTokens(b, h)
+	id, _ := h.newKey([]string{"orders:read"}, nil)
+	raw := fixture(b, "authorizer-http", issue(id))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.a.Invoke(ctx, raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

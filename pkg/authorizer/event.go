@@ -1,7 +1,6 @@
 package authorizer
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,7 +83,7 @@ var errMalformedEvent = errors.New("authorizer: decode event: not one JSON objec
 // case out at O(1) cost; and a panic inside the decoder is an error, so the
 // authorizer fails closed instead of crashing.
 func parseEvent(raw []byte) (request, error) {
-	if t := bytes.TrimRight(raw, " \t\r\n"); len(t) == 0 || t[len(t)-1] != '}' {
+	if !endsObject(raw) {
 		return request{}, errMalformedEvent
 	}
 	var ev rawEvent
@@ -118,6 +117,15 @@ func parseEvent(raw []byte) (request, error) {
 		return r, nil
 	}
 	return request{}, errUnknownEvent
+}
+
+// endsObject reports whether raw ends with '}' before any trailing JSON whitespace.
+func endsObject(raw []byte) bool {
+	i := len(raw) - 1
+	for i >= 0 && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r' || raw[i] == '\n') {
+		i--
+	}
+	return i >= 0 && raw[i] == '}'
 }
 
 // decodeEvent is go-json's Unmarshal, with its panics turned into errors.

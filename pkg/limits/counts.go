@@ -58,6 +58,24 @@ type Counter struct {
 	mu       sync.Mutex
 	keys     map[string]*keyCounts
 	seq      int64
+	// dayOf is the last day Record named, by its Unix day number: Record names the
+	// day of every use, and formatting it each time was its only allocation.
+	dayOf struct {
+		n    int64
+		name string
+	}
+}
+
+// dayName is the UTC day of at (time.DateOnly), under c.mu.
+func (c *Counter) dayName(at time.Time) string {
+	sec := at.Unix()
+	if sec < 0 {
+		return at.UTC().Format(time.DateOnly)
+	}
+	if n := sec / 86400; n != c.dayOf.n || c.dayOf.name == "" {
+		c.dayOf.n, c.dayOf.name = n, at.UTC().Format(time.DateOnly)
+	}
+	return c.dayOf.name
 }
 
 type keyCounts struct {
@@ -87,7 +105,7 @@ func (c *Counter) Record(keyID string, at time.Time, code string) {
 		k = &keyCounts{days: map[string]*dayCounts{}}
 		c.keys[keyID] = k
 	}
-	day := at.UTC().Format(time.DateOnly)
+	day := c.dayName(at)
 	d := k.days[day]
 	if d == nil {
 		d = &dayCounts{gen: c.seq + 1}

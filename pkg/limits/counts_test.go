@@ -39,9 +39,12 @@ func TestCounter(t *testing.T) {
 	c.Record("k1", now, limits.CodeValid)
 	c.Record("k1", now, limits.CodeRateLimited)
 	c.Record("k1", now.Add(2*time.Minute), limits.CodeValid) // the next UTC day
-	c.Record("k2", now, limits.CodeValid)
+	c.Record("k2", now, limits.CodeValid)                    // back to the first day
+	// The day is UTC's, whatever the time's zone: 01:00 at UTC+2 is still Dec 1st.
+	c.Record("k3", time.Date(2026, 12, 2, 1, 0, 0, 0, time.FixedZone("UTC+2", 2*3600)), limits.CodeValid)
 	ws := c.Due(now)
-	if len(ws) != 3 || ws[0].Day != "2026-12-01" || ws[1].Day != "2026-12-02" || ws[2].KeyID != "k2" {
+	if len(ws) != 4 || ws[0].Day != "2026-12-01" || ws[1].Day != "2026-12-02" || ws[2].KeyID != "k2" || ws[2].Day != "2026-12-01" ||
+		ws[3].KeyID != "k3" || ws[3].Day != "2026-12-01" {
 		t.Fatalf("writes %+v", ws)
 	}
 	if ws[0].Tally.Accepted != 1 || ws[0].Tally.Refused[limits.CodeRateLimited] != 1 {

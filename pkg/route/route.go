@@ -46,30 +46,47 @@ func (p Pattern) Match(method string, segs []string) (map[string]string, bool) {
 		return nil, false
 	}
 	params := map[string]string{}
-	for i, s := range p.segs {
+	if !bind(p.segs, segs, params) {
+		return nil, false
+	}
+	return params, true
+}
+
+// MatchSegments reports whether request path segments match pattern segments, as
+// Match does, without binding the parameters (and with no allocation).
+func MatchSegments(pattern, segs []string) bool { return bind(pattern, segs, nil) }
+
+// bind matches segs against pattern, recording the parameters in params unless it is
+// nil.
+func bind(pattern, segs []string, params map[string]string) bool {
+	for i, s := range pattern {
 		if IsGreedy(s) {
 			if i >= len(segs) {
-				return nil, false
+				return false
 			}
-			params[s[1:len(s)-2]] = strings.Join(segs[i:], "/")
-			return params, true
+			if params != nil {
+				params[s[1:len(s)-2]] = strings.Join(segs[i:], "/")
+			}
+			return true
 		}
 		if i >= len(segs) || segs[i] == "" {
-			return nil, false
+			return false
 		}
 		if IsParam(s) {
 			v, err := url.PathUnescape(segs[i])
 			if err != nil {
-				return nil, false
+				return false
 			}
-			params[s[1:len(s)-1]] = v
+			if params != nil {
+				params[s[1:len(s)-1]] = v
+			}
 			continue
 		}
 		if s != segs[i] {
-			return nil, false
+			return false
 		}
 	}
-	return params, len(p.segs) == len(segs)
+	return len(pattern) == len(segs)
 }
 
 // MoreSpecific reports whether a takes precedence over b (see the package doc).

@@ -186,8 +186,7 @@ func split(path string) []string { return route.Split(path) }
 
 // matches reports whether request path segments match a rule's pattern segments.
 func matches(pattern, segs []string) bool {
-	_, ok := route.New(route.Any, "/"+strings.Join(pattern, "/")).Match(route.Any, segs)
-	return ok
+	return route.MatchSegments(pattern, segs)
 }
 
 // moreSpecific orders rules the way API Gateway picks a route (package route).

@@ -3,8 +3,11 @@
 //
 // Invariants:
 //   - An access token is a JWT signed with the first key of the jwks set (RS256 by
-//     default) through go-jose; it is never built or checked by hand. Its sub and
-//     client_id are the key id; scope is space-separated.
+//     default) through go-jose; its signature is never built or checked by hand. Its
+//     sub and client_id are the key id; scope is space-separated. Only the payload
+//     go-jose verified is decoded, with go-json, then converted to jwt.Claims as
+//     go-jose's own decoders convert it (the same dates, range checks and audience),
+//     in a fraction of their time; the claims are checked by go-jose.
 //   - iss is the deployment's configured issuer, on the Signer and the Verifier alike,
 //     never derived from a request. Every verification checks it: a token signed by
 //     this deployment's keys for another issuer is refused. A Verifier without an
