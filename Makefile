@@ -138,7 +138,7 @@ FUZZ_TARGETS := \
 	pkg/apikey:FuzzParse pkg/apikey:FuzzKeyRoundTrip \
 	pkg/scope:FuzzParse pkg/scope:FuzzParseList \
 	pkg/routeconfig:FuzzTable \
-	pkg/authorizer:FuzzParseEvent \
+	pkg/authorizer:FuzzParseEvent pkg/authorizer:FuzzAppendString \
 	pkg/httpapi:FuzzDecode pkg/httpapi:FuzzParseParams \
 	pkg/oauth:FuzzDecodeForm
 
