@@ -1,7 +1,7 @@
 // The key list (filters, search, cursor paging, bulk delete) and the create form.
 
 import { api, query, ApiError, BUILTIN } from './api.js';
-import { h, replace, field, timeEl, status, errorBox, dialog } from './ui.js';
+import { h, replace, field, time, errorBox, dialog } from './ui.js';
 import { secretPanel } from './secret.js';
 
 const STATUSES = ['', 'active', 'rotating', 'expired', 'revoked'];
@@ -14,6 +14,9 @@ export function failed(c, box, err) {
 
 // The list's rows are clones of one prototype row, filled with textContent: 50 rows
 // cost 50 cloneNode calls instead of a thousand createElement and setAttribute calls.
+// A row holds few elements (the cells, the name's link and the checkbox): scopes,
+// status, times and the last IP are the cells' own text, so 50 rows are about 550
+// elements for the browser to style and lay out, not 800.
 const COLUMNS = ['Name', 'Owner', 'Scopes', 'Status', 'Created', 'Expires', 'Last used'];
 let protoRow = null;
 let protoSelRow = null;
@@ -25,14 +28,14 @@ function prototypeRow(selectable) {
   const cells = tr.children;
   const at = selectable ? 1 : 0;
   cells[at].append(h('a', { class: 'key-name' }));
-  cells[at + 2].append(h('span', { class: 'scopes-cell' }));
-  cells[at + 3].append(h('span', { class: 'badge' }));
+  cells[at + 2].className = 'scopes-text';
   return tr;
 }
 
+// timeInto writes iso into td for people, with the exact time as its title.
 function timeInto(td, iso) {
-  if (!iso) { td.textContent = '—'; return; }
-  td.append(timeEl(iso));
+  td.textContent = time(iso);
+  if (iso) td.title = iso;
 }
 
 function row(k, selectable, selected) {
@@ -53,23 +56,17 @@ function row(k, selectable, selected) {
   name.href = `#/keys/${encodeURIComponent(k.id)}`;
   name.textContent = k.name;
   cells[at + 1].textContent = k.owner || '—';
-  const scopes = cells[at + 2].firstChild;
-  for (const sc of k.scopes || []) {
-    const code = document.createElement('code');
-    code.className = 'scope';
-    code.textContent = sc;
-    scopes.append(code);
-  }
-  const badge = cells[at + 3].firstChild;
-  badge.className = `badge badge-${k.status}`;
-  badge.textContent = k.status;
+  cells[at + 2].textContent = (k.scopes || []).join(', ') || '—';
+  const st = cells[at + 3];
+  st.className = `status status-${k.status}`;
+  st.textContent = k.status;
   timeInto(cells[at + 4], k.created_at);
   timeInto(cells[at + 5], k.expires_at);
   const used = cells[at + 6];
   if (!k.last_used_at) used.textContent = 'never';
   else {
-    used.append(timeEl(k.last_used_at));
-    if (k.last_used_ip) used.append(h('span', { class: 'ip' }, ` from ${k.last_used_ip}`));
+    timeInto(used, k.last_used_at);
+    if (k.last_used_ip) used.textContent += ` from ${k.last_used_ip}`;
   }
   return tr;
 }
