@@ -231,7 +231,7 @@ func testConsoleLifecycle(t *testing.T, s *localStack, b *tab) {
 	b.click("#delete")
 	b.click("#delete-confirm")
 	b.waitFor(`document.querySelector('#flash').textContent.includes('Deleted')`)
-	b.waitVisible("#list-count")
+	b.waitFor(`!!document.querySelector('table.keys[data-loads]')`)
 	if b.count(fmt.Sprintf(`tr[data-key="%s"]`, id)) != 0 {
 		t.Error("the deleted key is still listed")
 	}

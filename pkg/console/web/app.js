@@ -134,11 +134,20 @@ function signInPage(message) {
       input.focus();
     }
   });
+  settle();
   replace(main, form);
   replace(flash);
   input.focus();
 }
 
+const SLOW_MS = 300;
+let slowTimer = 0;
+/** settle ends the wait for a page: main is live again. */
+function settle() {
+  clearTimeout(slowTimer);
+  main.inert = false;
+  main.removeAttribute('aria-busy');
+}
 let current = '';
 let keepFlash = false; // a message set just before a navigation outlives it
 async function route() {
@@ -153,9 +162,6 @@ async function route() {
   }
   current = location.hash || '#/keys';
   const path = current.replace(/^#/, '');
-  for (const a of document.querySelectorAll('#nav a')) {
-    if (a.getAttribute('href') === current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
-  }
   const c = ctx();
   // The page is started first: its first API call leaves before any DOM work.
   let view;
@@ -163,9 +169,23 @@ async function route() {
   else if (path.startsWith('/keys/')) view = detailPage(c, decodeURIComponent(path.slice(6)));
   else if (path === '/audit') view = auditPage(c);
   else view = listPage(c);
-  replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
-  const el = await view;
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.getAttribute('href') === current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+  // The page being left stays, inert, until the next one is ready: a page that loads
+  // fast shows no interim message (and costs no layout and paint of one while its
+  // call is in flight); one that takes longer than SLOW_MS says it is loading.
+  main.inert = true;
+  main.setAttribute('aria-busy', 'true');
+  clearTimeout(slowTimer);
+  slowTimer = setTimeout(() => {
+    main.removeAttribute('aria-busy'); // so that the message is announced
+    replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
+  }, SLOW_MS);
+  let el;
+  try { el = await view; } catch (err) { el = errorBox(err); }
   if (current !== (location.hash || '#/keys')) return; // navigated meanwhile
+  settle();
   replace(main, el);
   focusMain(main);
 }

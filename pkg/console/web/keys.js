@@ -1,7 +1,7 @@
 // The key list (filters, search, cursor paging, bulk delete) and the create form.
 
 import { api, query, ApiError, BUILTIN } from './api.js';
-import { h, replace, field, timeEl, status, errorBox, dialog } from './ui.js';
+import { h, replace, field, time, errorBox, dialog, nextTask } from './ui.js';
 import { secretPanel } from './secret.js';
 
 const STATUSES = ['', 'active', 'rotating', 'expired', 'revoked'];
@@ -14,6 +14,9 @@ export function failed(c, box, err) {
 
 // The list's rows are clones of one prototype row, filled with textContent: 50 rows
 // cost 50 cloneNode calls instead of a thousand createElement and setAttribute calls.
+// A row holds few elements (the cells, the name's link and the checkbox): scopes,
+// status, times and the last IP are the cells' own text, so 50 rows are about 550
+// elements for the browser to style and lay out, not 800.
 const COLUMNS = ['Name', 'Owner', 'Scopes', 'Status', 'Created', 'Expires', 'Last used'];
 let protoRow = null;
 let protoSelRow = null;
@@ -25,14 +28,14 @@ function prototypeRow(selectable) {
   const cells = tr.children;
   const at = selectable ? 1 : 0;
   cells[at].append(h('a', { class: 'key-name' }));
-  cells[at + 2].append(h('span', { class: 'scopes-cell' }));
-  cells[at + 3].append(h('span', { class: 'badge' }));
+  cells[at + 2].className = 'scopes-text';
   return tr;
 }
 
+// timeInto writes iso into td for people, with the exact time as its title.
 function timeInto(td, iso) {
-  if (!iso) { td.textContent = '—'; return; }
-  td.append(timeEl(iso));
+  td.textContent = time(iso);
+  if (iso) td.title = iso;
 }
 
 function row(k, selectable, selected) {
@@ -53,115 +56,126 @@ function row(k, selectable, selected) {
   name.href = `#/keys/${encodeURIComponent(k.id)}`;
   name.textContent = k.name;
   cells[at + 1].textContent = k.owner || '—';
-  const scopes = cells[at + 2].firstChild;
-  for (const sc of k.scopes || []) {
-    const code = document.createElement('code');
-    code.className = 'scope';
-    code.textContent = sc;
-    scopes.append(code);
-  }
-  const badge = cells[at + 3].firstChild;
-  badge.className = `badge badge-${k.status}`;
-  badge.textContent = k.status;
+  cells[at + 2].textContent = (k.scopes || []).join(', ') || '—';
+  const st = cells[at + 3];
+  st.className = `status status-${k.status}`;
+  st.textContent = k.status;
   timeInto(cells[at + 4], k.created_at);
   timeInto(cells[at + 5], k.expires_at);
   const used = cells[at + 6];
   if (!k.last_used_at) used.textContent = 'never';
   else {
-    used.append(timeEl(k.last_used_at));
-    if (k.last_used_ip) used.append(h('span', { class: 'ip' }, ` from ${k.last_used_ip}`));
+    timeInto(used, k.last_used_at);
+    if (k.last_used_ip) used.textContent += ` from ${k.last_used_ip}`;
   }
   return tr;
 }
 
-/** listPage is the key list. */
-export async function listPage(c) {
-  // The first page is asked for before the page is built, so the call is not kept
-  // waiting behind DOM work.
-  let first = api('GET', '/v1/keys');
-  first.catch(() => {}); // handled where it is awaited
-  const owner = h('input', { type: 'search', id: 'filter-owner', autocomplete: 'off' });
-  const statusSel = h('select', { id: 'filter-status' }, STATUSES.map((s) => h('option', { value: s }, s || 'any')));
-  const search = h('input', { type: 'search', id: 'filter-name', autocomplete: 'off' });
-  const apply = h('button', { type: 'submit', class: 'secondary' }, 'Apply filters');
-  const filters = h('form', { class: 'filters', 'aria-label': 'Filters' },
-    field('Owner', owner), field('Status', statusSel), field('Search loaded keys by name', search), h('div', { class: 'field' }, apply));
-  const box = h('div', { id: 'list-error' });
-  const count = h('p', { class: 'count', role: 'status', id: 'list-count' });
-  const tbody = h('tbody', { id: 'key-rows' });
-  const all = h('input', { type: 'checkbox', id: 'select-all', 'aria-label': 'Select all keys shown' });
-  const bulk = h('button', { type: 'button', id: 'bulk-delete', class: 'danger', disabled: true }, 'Delete selected');
-  const more = h('button', { type: 'button', id: 'load-more', class: 'secondary', hidden: true }, 'Load more');
-  const table = h('table', { class: 'keys' },
+// listShell builds the list page's elements: heading, filters, bulk action, and the
+// table without rows.
+function listShell(c) {
+  const el = {
+    owner: h('input', { type: 'search', id: 'filter-owner', autocomplete: 'off' }),
+    status: h('select', { id: 'filter-status' }, STATUSES.map((s) => h('option', { value: s }, s || 'any'))),
+    search: h('input', { type: 'search', id: 'filter-name', autocomplete: 'off' }),
+    box: h('div', { id: 'list-error' }),
+    count: h('p', { class: 'count', role: 'status', id: 'list-count' }, 'Loading keys…'),
+    tbody: h('tbody', { id: 'key-rows' }),
+    all: h('input', { type: 'checkbox', id: 'select-all', 'aria-label': 'Select all keys shown' }),
+    bulk: h('button', { type: 'button', id: 'bulk-delete', class: 'danger', disabled: true }, 'Delete selected'),
+    more: h('button', { type: 'button', id: 'load-more', class: 'secondary', hidden: true }, 'Load more'),
+  };
+  el.filters = h('form', { class: 'filters', 'aria-label': 'Filters' },
+    field('Owner', el.owner), field('Status', el.status), field('Search loaded keys by name', el.search),
+    h('div', { class: 'field' }, h('button', { type: 'submit', class: 'secondary' }, 'Apply filters')));
+  el.table = h('table', { class: 'keys', 'aria-busy': 'true' },
     h('caption', { class: 'sr-only' }, 'API keys'),
     h('thead', null, h('tr', null,
-      c.can.write ? h('th', { scope: 'col', class: 'sel' }, all) : null,
-      ['Name', 'Owner', 'Scopes', 'Status', 'Created', 'Expires', 'Last used'].map((t) => h('th', { scope: 'col' }, t)))),
-    tbody);
-  let items = [];
-  let cursor = null;
-  const selected = new Set();
+      c.can.write ? h('th', { scope: 'col', class: 'sel' }, el.all) : null,
+      COLUMNS.map((t) => h('th', { scope: 'col' }, t)))),
+    el.tbody);
+  el.page = h('section', { class: 'page' },
+    h('div', { class: 'page-head' }, h('h1', null, 'API keys'),
+      c.can.write ? h('a', { href: '#/keys/new', class: 'button primary', id: 'new-key' }, 'New key') : null),
+    el.filters, el.box,
+    c.can.write ? h('div', { class: 'actions bulk' }, el.bulk) : null,
+    h('div', { class: 'table-wrap' }, el.table), el.count, el.more);
+  return el;
+}
 
+/** listPage is the key list. Its heading, filters and empty table are shown at once
+ * (the heading takes the focus); the rows come in when the list call answers. */
+export async function listPage(c) {
+  // The first page is asked for before anything is built, and the page is built in a
+  // later task, so the call is not kept waiting behind DOM work.
+  let first = api('GET', '/v1/keys');
+  first.catch(() => {}); // handled where it is awaited
+  await nextTask();
+  const el = listShell(c);
+  const st = { items: [], cursor: null, selected: new Set(), loads: 0 };
   const updateBulk = () => {
-    bulk.disabled = selected.size === 0;
-    bulk.textContent = selected.size ? `Delete selected (${selected.size})` : 'Delete selected';
+    el.bulk.disabled = st.selected.size === 0;
+    el.bulk.textContent = st.selected.size ? `Delete selected (${st.selected.size})` : 'Delete selected';
   };
-  const render = () => {
-    const needle = search.value.trim().toLowerCase();
-    const shown = items.filter((k) => !needle || k.name.toLowerCase().includes(needle));
-    const rows = document.createDocumentFragment();
-    for (const k of shown) rows.append(row(k, c.can.write, selected));
-    if (!shown.length) rows.append(h('tr', null, h('td', { colspan: 8, class: 'empty' }, items.length ? 'No loaded key matches the search.' : 'No keys.')));
-    tbody.replaceChildren(rows);
-    count.textContent = `${shown.length} of ${items.length} loaded key${items.length === 1 ? '' : 's'}${cursor ? ', more available' : ''}`;
-    more.hidden = !cursor;
-    all.checked = shown.length > 0 && shown.every((k) => selected.has(k.id));
-  };
-  let loads = 0;
+  const render = () => renderRows(c, el, st);
   const load = async (reset) => {
-    more.disabled = true;
-    table.setAttribute('aria-busy', 'true');
-    replace(box);
+    el.more.disabled = true;
+    el.table.setAttribute('aria-busy', 'true');
+    replace(el.box);
     try {
-      const path = '/v1/keys' + query({ owner: owner.value.trim(), status: statusSel.value, cursor: reset ? '' : cursor });
+      const path = '/v1/keys' + query({ owner: el.owner.value.trim(), status: el.status.value, cursor: reset ? '' : st.cursor });
       const page = await (first || api('GET', path));
       first = null;
-      if (reset) { items = []; selected.clear(); }
-      items = items.concat(page.items);
-      cursor = page.next_cursor;
+      if (reset) { st.items = []; st.selected.clear(); }
+      st.items = st.items.concat(page.items);
+      st.cursor = page.next_cursor;
       render();
       updateBulk();
-    } catch (err) { failed(c, box, err); }
-    more.disabled = false;
-    table.setAttribute('aria-busy', 'false');
-    table.dataset.loads = String(++loads);
+    } catch (err) { failed(c, el.box, err); }
+    el.more.disabled = false;
+    el.table.setAttribute('aria-busy', 'false');
+    el.table.dataset.loads = String(++st.loads);
   };
-  filters.addEventListener('submit', (e) => { e.preventDefault(); load(true); });
-  search.addEventListener('input', render);
+  el.filters.addEventListener('submit', (e) => { e.preventDefault(); load(true); });
+  el.search.addEventListener('input', render);
   // One listener for every row's checkbox.
-  tbody.addEventListener('change', (e) => {
+  el.tbody.addEventListener('change', (e) => {
     const cb = e.target;
     if (!(cb instanceof HTMLInputElement) || cb.type !== 'checkbox') return;
-    if (cb.checked) selected.add(cb.value); else selected.delete(cb.value);
+    if (cb.checked) st.selected.add(cb.value); else st.selected.delete(cb.value);
     updateBulk();
   });
-  more.addEventListener('click', () => load(false));
-  all.addEventListener('change', () => {
-    for (const cb of tbody.querySelectorAll('input[type=checkbox]')) {
-      cb.checked = all.checked;
-      if (all.checked) selected.add(cb.value); else selected.delete(cb.value);
+  el.more.addEventListener('click', () => load(false));
+  el.all.addEventListener('change', () => {
+    for (const cb of el.tbody.querySelectorAll('input[type=checkbox]')) {
+      cb.checked = el.all.checked;
+      if (el.all.checked) st.selected.add(cb.value); else st.selected.delete(cb.value);
     }
     updateBulk();
   });
-  bulk.addEventListener('click', () => bulkDelete(c, items, selected, box, () => load(true)));
+  el.bulk.addEventListener('click', () => bulkDelete(c, st.items, st.selected, el.box, () => load(true)));
+  load(true);
+  return el.page;
+}
 
-  await load(true);
-  return h('section', { class: 'page' },
-    h('div', { class: 'page-head' }, h('h1', null, 'API keys'),
-      c.can.write ? h('a', { href: '#/keys/new', class: 'button primary', id: 'new-key' }, 'New key') : null),
-    filters, box,
-    c.can.write ? h('div', { class: 'actions bulk' }, bulk) : null,
-    h('div', { class: 'table-wrap' }, table), count, more);
+// renderRows shows the loaded keys that match the search, in one fragment.
+function renderRows(c, el, st) {
+  const needle = el.search.value.trim().toLowerCase();
+  const shown = st.items.filter((k) => !needle || k.name.toLowerCase().includes(needle));
+  const rows = document.createDocumentFragment();
+  for (const k of shown) rows.append(row(k, c.can.write, st.selected));
+  if (!shown.length) {
+    rows.append(h('tr', null, h('td', { colspan: 8, class: 'empty' },
+      st.items.length ? 'No loaded key matches the search.' : 'No keys.')));
+  }
+  el.tbody.replaceChildren(rows);
+  el.count.textContent = `${shown.length} of ${st.items.length} loaded key${st.items.length === 1 ? '' : 's'}${st.cursor ? ', more available' : ''}`;
+  el.more.hidden = !st.cursor;
+  el.all.checked = shown.length > 0 && shown.every((k) => st.selected.has(k.id));
+  // The new rows are laid out now, once, while the browser waits for its next frame
+  // (asked for when they were inserted), rather than after that frame begins: the
+  // frame then only paints them.
+  void el.table.offsetHeight;
 }
 
 async function bulkDelete(c, items, selected, box, reload) {

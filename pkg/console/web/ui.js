@@ -31,6 +31,17 @@ export function replace(el, ...children) {
   return el;
 }
 
+/** nextTask resolves in a later task. The browser sends the request of a fetch only
+ * once the task that called fetch has ended: a page that starts its call, then awaits
+ * nextTask() before it builds its elements, does not hold the request back behind them. */
+export function nextTask() {
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => resolve();
+    ch.port2.postMessage(null);
+  });
+}
+
 let uid = 0;
 /** field is a labelled control: a label, the control, and an optional hint. */
 export function field(label, control, hint) {
@@ -123,8 +134,8 @@ let scrolled = false;
 addEventListener('scroll', () => { scrolled = window.scrollY > 0; }, { passive: true });
 
 /** focusMain moves the focus to the page's heading after a route change, and the
- * window to the top. preventScroll: scrolling the heading into view would lay the
- * page out at once, in the middle of the script, instead of once in the next frame. */
+ * window to the top (preventScroll: the window goes to the top, not to wherever the
+ * heading's scrolling into view would take it). */
 export function focusMain(main) {
   const h1 = main.querySelector('h1');
   if (h1) { h1.tabIndex = -1; h1.focus({ preventScroll: true }); }
