@@ -9,7 +9,9 @@
 //     (Lambda freezes background work): at most one write per key per
 //     limits.FlushEvery (a minute) per instance. The meter looks for due counts at
 //     most once per scanEvery (a second), so a use costs a map update and, now and
-//     then, one sorted pass over this instance's keys.
+//     then, one sorted pass over this instance's keys. The first use a meter sees
+//     starts its first scanEvery instead of a scan, so that a cold start's first
+//     answer waits for no usage write.
 //   - FlushAll writes everything left, at shutdown (SIGTERM, see pkg/service). A
 //     crash loses at most the last minute of this instance's counts.
 //   - A failed write is logged and left to the next turn of its key; it never

@@ -75,6 +75,36 @@ func usage(t *testing.T, st *store.Dynamo, id, day string) limits.Tally {
 	return got[day]
 }
 
+// TestFirstUseWritesNothingInline: the first use a meter sees (a cold start's first
+// answer) makes no usage write; the first use a scan later writes both uses, and
+// FlushAll then has nothing left.
+func TestFirstUseWritesNothingInline(t *testing.T) {
+	env := testenv.New(t)
+	clock := testenv.NewClock()
+	st, db := newStore(t, env, clock.Now)
+	m := meter.New(st, nil, quiet)
+	m.Now = clock.Now
+	if now := clock.Now(); now.Add(10*time.Second).Day() != now.Day() {
+		clock.Advance(time.Minute) // both uses on one UTC day
+	}
+	ctx := context.Background()
+	m.ObserveUse(ctx, "first1", "team-a", limits.CodeValid, clock.Now())
+	if w := db.with("USAGE#"); len(w) != 0 {
+		t.Fatalf("the first use wrote %d usage items inline, want none", len(w))
+	}
+	clock.Advance(2 * time.Second)
+	m.ObserveUse(ctx, "first1", "team-a", limits.CodeValid, clock.Now())
+	if w := db.with("USAGE#"); len(w) != 1 {
+		t.Fatalf("a use a scan after the first: %d usage writes, want 1", len(w))
+	}
+	if got := usage(t, st, "first1", clock.Now().UTC().Format(time.DateOnly)).Accepted; got != 2 {
+		t.Errorf("stored %d accepted uses, want 2", got)
+	}
+	if err := m.FlushAll(ctx); err != nil || len(db.with("USAGE#")) != 1 {
+		t.Errorf("FlushAll after: %v, %d usage writes, want still 1", err, len(db.with("USAGE#")))
+	}
+}
+
 // TestCountsOncePerKeyPerMinute: three keys used every second for five minutes
 // (simulated clock, real table): each key's counts are written at most once per
 // minute, the table lags what was used by less than a minute's worth, and FlushAll

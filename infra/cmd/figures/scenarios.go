@@ -48,6 +48,10 @@ var scenarios = []scenario{
 		ok:     `"isAuthorized":true`,
 		trips: []step{
 			{"route table GetItem || pepper GetSecretValue (AWSCURRENT || AWSPREVIOUS)", []string{"dynamodb", "secretsmanager"}},
+			// The first use of an owner's key on an instance reads the owner's shared
+			// rate limit, consistently (auth.OwnerLimitTTL): it needs the key's owner,
+			// so it follows the key's read, and the decision waits for it.
+			{"owner limits GetItem", []string{"dynamodb"}},
 			{"last-use UpdateItem", []string{"dynamodb"}},
 		}},
 	{id: "KeysFunction", twin: "keys", unit: "ms", units: 2000, warm: 200, block: 250, profile: true,
@@ -56,6 +60,10 @@ var scenarios = []scenario{
 		ok:     `"statusCode":200`,
 		trips: []step{
 			{"pepper || root GetSecretValue (each AWSCURRENT || AWSPREVIOUS)", []string{"secretsmanager"}},
+			// The first use of an owner's key on an instance reads the owner's shared
+			// rate limit, consistently (auth.OwnerLimitTTL): it needs the key's owner,
+			// so it follows the key's read, and the decision waits for it.
+			{"owner limits GetItem", []string{"dynamodb"}},
 			{"last-use UpdateItem", []string{"dynamodb"}},
 		}},
 	{id: "TokenFunction", twin: "token", unit: "ms", units: 2000, warm: 200, block: 250, profile: true,
@@ -64,6 +72,10 @@ var scenarios = []scenario{
 		ok:     `"statusCode":200`,
 		trips: []step{
 			{"pepper (AWSCURRENT || AWSPREVIOUS) || signing keys GetSecretValue", []string{"secretsmanager"}},
+			// The first use of an owner's key on an instance reads the owner's shared
+			// rate limit, consistently (auth.OwnerLimitTTL): it needs the key's owner,
+			// so it follows the key's read, and the decision waits for it.
+			{"owner limits GetItem", []string{"dynamodb"}},
 			{"last-use UpdateItem", []string{"dynamodb"}},
 		}},
 	{id: "SweeperFunction", twin: "sweeper", unit: "ms", units: 600, warm: 60, block: 100, profile: true,
