@@ -250,9 +250,13 @@ func (v *Verifier) parse(ctx context.Context, s string) (*Claims, auth.Reason, e
 // decodeClaims decodes a verified payload: only bytes this deployment signed get
 // here. go-json decodes them into wireClaims, in a fraction of go-jose's own
 // decoder's time, and they are converted to jwt.Claims as go-jose's decoders convert
-// them, so the claims checked are the same. As for authorizer events, go-json's known
-// panic on a document that does not end with '}' is ruled out first, and any panic
-// is an error.
+// them, so the claims checked are the same for every payload Signer.Sign writes. Not
+// for every payload: go-json matches claim names regardless of case and lets a
+// duplicate name win, where go-jose refuses duplicates and matches case. That is safe
+// only while every signed claim name is fixed by Signer.Sign, never chosen by a
+// client; TestSignerWritesOnlyFixedClaimNames holds the signer to that. As for
+// authorizer events, go-json's known panic on a document that does not end with '}'
+// is ruled out first, and any panic is an error.
 func decodeClaims(payload []byte) (c *Claims, err error) {
 	if t := bytes.TrimRight(payload, " \t\r\n"); len(t) == 0 || t[len(t)-1] != '}' {
 		return nil, errClaims

@@ -7,7 +7,9 @@
 //     sub and client_id are the key id; scope is space-separated. Only the payload
 //     go-jose verified is decoded, with go-json, then converted to jwt.Claims as
 //     go-jose's own decoders convert it (the same dates, range checks and audience),
-//     in a fraction of their time; the claims are checked by go-jose.
+//     in a fraction of their time; the claims are checked by go-jose. go-json matches
+//     names regardless of case and takes the last of duplicates: the signer writes
+//     only fixed claim names, so no client can choose one.
 //   - iss is the deployment's configured issuer, on the Signer and the Verifier alike,
 //     never derived from a request. Every verification checks it: a token signed by
 //     this deployment's keys for another issuer is refused. A Verifier without an
