@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/keyward/keyward/pkg/client"
 	"github.com/keyward/keyward/pkg/console"
 )
 
@@ -562,16 +563,6 @@ func testConsoleLimits(t *testing.T, s *localStack, b *tab) {
 	b.noConsoleErrors("400 (Bad Request)") // the refusal provoked above
 }
 
-// usageAnswer is GET /v1/keys/{id}/usage.
-type usageAnswer struct {
-	KeyID string `json:"key_id"`
-	Days  []struct {
-		Day      string           `json:"day"`
-		Accepted int64            `json:"accepted"`
-		Refused  map[string]int64 `json:"refused"`
-	} `json:"days"`
-}
-
 // usedKey is a key with a rate limit of 1 use an hour, presented three times: one
 // exchange accepted, and the others refused where limits are enforced. It answers the
 // status of GET /v1/keys/{id}/usage?days=30.
@@ -598,7 +589,7 @@ func testConsoleUsageChart(t *testing.T, s *localStack, b *tab) {
 		t.Skipf("GET /v1/keys/{id}/usage answers %d here: the chart needs the route (usage-missing covers its absence)", code)
 	}
 	// Counts are written at most a minute after the uses: wait for them.
-	var u usageAnswer
+	var u client.Usage
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		call(t, "GET", s.base+"/v1/keys/"+k.ID+"/usage?days=30", s.root, "", "", &u)

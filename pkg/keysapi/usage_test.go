@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/keyward/keyward/pkg/client"
 	"github.com/keyward/keyward/pkg/limits"
 	"github.com/keyward/keyward/pkg/meter"
 	"github.com/keyward/keyward/pkg/store"
@@ -34,18 +35,9 @@ func owner(o string) opt {
 	}
 }
 
-type usageAnswer struct {
-	KeyID string `json:"key_id"`
-	Days  []struct {
-		Day      string           `json:"day"`
-		Accepted int64            `json:"accepted"`
-		Refused  map[string]int64 `json:"refused"`
-	} `json:"days"`
-}
-
-func decodeUsage(t *testing.T, r response) usageAnswer {
+func decodeUsage(t *testing.T, r response) client.Usage {
 	t.Helper()
-	var u usageAnswer
+	var u client.Usage
 	if err := json.Unmarshal([]byte(r.raw), &u); err != nil {
 		t.Fatal(err)
 	}
