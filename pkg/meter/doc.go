@@ -10,8 +10,11 @@
 //     limits.FlushEvery (a minute) per instance. The meter looks for due counts at
 //     most once per scanEvery (a second), so a use costs a map update and, now and
 //     then, one sorted pass over this instance's keys. The first use a meter sees
-//     starts its first scanEvery instead of a scan, so that a cold start's first
-//     answer waits for no usage write.
+//     is written at once; with FirstAside (the functions') beside its request, in a goroutine that outlives it (frozen with
+//     the instance, it finishes when the instance thaws), so that a cold start's
+//     first answer waits for no usage write and a key used once shows that use.
+//     Writes are made one at a time (a scan finding one in progress skips its turn),
+//     and a stored count only ever grows (its seq), so none is written twice.
 //   - FlushAll writes everything left, at shutdown (SIGTERM, see pkg/service). A
 //     crash loses at most the last minute of this instance's counts.
 //   - A failed write is logged and left to the next turn of its key; it never

@@ -46,7 +46,13 @@ type Meter struct {
 	log     *slog.Logger
 	// Now is the clock of FlushAll (time.Now by default).
 	Now func() time.Time
+	// FirstAside makes the first use's write in a goroutine beside its request
+	// rather than inline (the functions set it: a cold start's first answer then
+	// waits for no write).
+	FirstAside bool
 
+	// flushing is held by the write of due counts in progress (one at a time).
+	flushing sync.Mutex
 	mu       sync.Mutex
 	nextScan time.Time
 	marks    map[string]time.Time // key id + type → minute of the last attempt
@@ -73,38 +79,77 @@ var eventTypes = map[string]string{
 // never fails: errors are logged.
 func (m *Meter) ObserveUse(ctx context.Context, keyID, owner, code string, now time.Time) {
 	m.counter.Record(keyID, now, code)
-	if m.scanDue(now) {
-		if err := limits.Flush(ctx, m.counter, m.store, now, false); err != nil {
-			m.log.WarnContext(ctx, "usage counts not written", "err", err)
+	switch m.scanDue(now) {
+	case scanNow:
+		// A scan already running (the first use's) writes what is due: none waits.
+		if m.flushing.TryLock() {
+			m.flushDue(ctx, now)
+			m.flushing.Unlock()
 		}
+	case scanFirst:
+		if !m.FirstAside {
+			m.flushing.Lock()
+			m.flushDue(ctx, now)
+			m.flushing.Unlock()
+			break
+		}
+		// The first use is written at once, beside the answer rather than before it:
+		// a cold start's first answer waits for no write, and a key used once shows
+		// its use without waiting for another. The write outlives the request.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), firstWriteTimeout)
+			defer cancel()
+			m.flushing.Lock()
+			defer m.flushing.Unlock()
+			m.flushDue(ctx, now)
+		}()
 	}
 	if typ, ok := eventTypes[code]; ok && m.firstThisMinute(keyID, typ, now) {
 		m.recordEvent(ctx, keyID, owner, code, typ, now)
 	}
 }
 
-// FlushAll writes every count not yet written: the flush at shutdown.
+// FlushAll writes every count not yet written: the flush at shutdown. It waits for a
+// write in progress.
 func (m *Meter) FlushAll(ctx context.Context) error {
+	m.flushing.Lock()
+	defer m.flushing.Unlock()
 	return limits.Flush(ctx, m.counter, m.store, m.Now(), true)
 }
 
-// scanDue reports whether it is time to look for due counts, and if so starts the
-// next scanEvery. The first use the meter sees starts the first scanEvery rather than
-// a scan: nothing can be due yet but that use, and writing it inline would add a
-// round trip to a cold start's first answer (make bench); it is written by the first
-// scan after, or at shutdown.
-func (m *Meter) scanDue(now time.Time) bool {
+// flushDue writes the counts due at now; the caller holds m.flushing, so that no two
+// writes of one count interleave their reading and marking of it.
+func (m *Meter) flushDue(ctx context.Context, now time.Time) {
+	if err := limits.Flush(ctx, m.counter, m.store, now, false); err != nil {
+		m.log.WarnContext(ctx, "usage counts not written", "err", err)
+	}
+}
+
+// firstWriteTimeout bounds the first use's write, made beside its request.
+const firstWriteTimeout = 10 * time.Second
+
+// What a use's scan does: nothing, a scan of due counts, or the first use's write.
+const (
+	scanNone = iota
+	scanNow
+	scanFirst
+)
+
+// scanDue says what the use at now does about due counts: scanFirst for the first
+// use the meter sees, which starts the first scanEvery; scanNow, at most once per
+// scanEvery after it, which starts the next; else scanNone.
+func (m *Meter) scanDue(now time.Time) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.nextScan.IsZero() {
-		m.nextScan = now.Add(scanEvery)
-		return false
-	}
-	if now.Before(m.nextScan) {
-		return false
+	first := m.nextScan.IsZero()
+	if !first && now.Before(m.nextScan) {
+		return scanNone
 	}
 	m.nextScan = now.Add(scanEvery)
-	return true
+	if first {
+		return scanFirst
+	}
+	return scanNow
 }
 
 // firstThisMinute marks keyID's typ events as tried in now's minute, and reports

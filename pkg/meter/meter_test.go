@@ -75,33 +75,65 @@ func usage(t *testing.T, st *store.Dynamo, id, day string) limits.Tally {
 	return got[day]
 }
 
-// TestFirstUseWritesNothingInline: the first use a meter sees (a cold start's first
-// answer) makes no usage write; the first use a scan later writes both uses, and
-// FlushAll then has nothing left.
-func TestFirstUseWritesNothingInline(t *testing.T) {
+// heldPuts holds every PutItem of a usage count until release is closed, telling
+// entered when one arrives.
+type heldPuts struct {
+	store.API
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (h *heldPuts) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if sk, _ := in.Item["sk"].(*types.AttributeValueMemberS); sk != nil && strings.HasPrefix(sk.Value, "USAGE#") {
+		h.once.Do(func() { close(h.entered) })
+		<-h.release
+	}
+	return h.API.PutItem(ctx, in, o...)
+}
+
+// TestFirstUseWrittenBesideItsAnswer: the first use a meter sees (a cold start's first
+// answer) does not wait for its usage write, which is made at once beside it; a use
+// within the minute after is not written again until FlushAll.
+func TestFirstUseWrittenBesideItsAnswer(t *testing.T) {
 	env := testenv.New(t)
 	clock := testenv.NewClock()
-	st, db := newStore(t, env, clock.Now)
-	m := meter.New(st, nil, quiet)
-	m.Now = clock.Now
 	if now := clock.Now(); now.Add(10*time.Second).Day() != now.Day() {
 		clock.Advance(time.Minute) // both uses on one UTC day
 	}
+	db := &puts{API: env.DDB, clock: clock.Now}
+	held := &heldPuts{API: db, entered: make(chan struct{}), release: make(chan struct{})}
+	st := store.New(held, env.Table, time.Hour)
+	m := meter.New(st, nil, quiet)
+	m.Now, m.FirstAside = clock.Now, true
 	ctx := context.Background()
-	m.ObserveUse(ctx, "first1", "team-a", limits.CodeValid, clock.Now())
-	if w := db.with("USAGE#"); len(w) != 0 {
-		t.Fatalf("the first use wrote %d usage items inline, want none", len(w))
+	day := clock.Now().UTC().Format(time.DateOnly)
+	answered := make(chan struct{})
+	go func() {
+		m.ObserveUse(ctx, "first1", "team-a", limits.CodeValid, clock.Now())
+		close(answered)
+	}()
+	for phase, ch := range map[string]chan struct{}{"the first use's write starting": held.entered, "the first use's answer, its write held": answered} {
+		select {
+		case <-ch:
+		case <-time.After(time.Minute):
+			t.Fatalf("waited a minute for %s", phase)
+		}
+	}
+	close(held.release)
+	for deadline := time.Now().Add(time.Minute); usage(t, st, "first1", day).Accepted != 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first use was not stored a minute after its write was released")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	clock.Advance(2 * time.Second)
 	m.ObserveUse(ctx, "first1", "team-a", limits.CodeValid, clock.Now())
 	if w := db.with("USAGE#"); len(w) != 1 {
-		t.Fatalf("a use a scan after the first: %d usage writes, want 1", len(w))
+		t.Fatalf("a use two seconds after the first: %d usage writes, want 1", len(w))
 	}
-	if got := usage(t, st, "first1", clock.Now().UTC().Format(time.DateOnly)).Accepted; got != 2 {
-		t.Errorf("stored %d accepted uses, want 2", got)
-	}
-	if err := m.FlushAll(ctx); err != nil || len(db.with("USAGE#")) != 1 {
-		t.Errorf("FlushAll after: %v, %d usage writes, want still 1", err, len(db.with("USAGE#")))
+	if err := m.FlushAll(ctx); err != nil || len(db.with("USAGE#")) != 2 || usage(t, st, "first1", day).Accepted != 2 {
+		t.Errorf("FlushAll: %v, %d usage writes, %d stored, want 2 and 2", err, len(db.with("USAGE#")), usage(t, st, "first1", day).Accepted)
 	}
 }
 

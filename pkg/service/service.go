@@ -111,6 +111,7 @@ func Build(cfg Config, awsCfg aws.Config) *Deps {
 		pub = d.Bus
 	}
 	d.Meter = meter.New(st, pub, log)
+	d.Meter.FirstAside = true // a cold start's first answer waits for no usage write
 	d.Verifier.Uses = d.Meter // usage counts and limit events see every decided use
 	if cfg.RootSecretID != "" {
 		// Set only when configured: a nil *secrets.Root in the interface would not be nil.
