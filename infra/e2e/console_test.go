@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,59 @@ func TestConsole(t *testing.T) {
 	t.Run("usage-chart", func(t *testing.T) { testConsoleUsageChart(t, s, b.tab(t, s.base)) })
 	t.Run("usage-missing", func(t *testing.T) { testConsoleUsageMissing(t, s, b.tab(t, s.base)) })
 	t.Run("usage-error", func(t *testing.T) { testConsoleUsageError(t, s, b.tab(t, s.base)) })
+	t.Run("navigation", func(t *testing.T) { testConsoleNavigation(t, s, b.tab(t, s.base)) })
 	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, b.tab(t, s.base)) })
+}
+
+// testConsoleNavigation: a form submitted while the console moves to another page is
+// refused (its answer, a one-time secret, would land on a page about to go), and
+// back and forward show the page of the address.
+func testConsoleNavigation(t *testing.T, s *localStack, b *tab) {
+	b.open("")
+	b.signIn(s.root)
+	b.waitFor(`!!document.querySelector('table.keys[data-loads]')`)
+	b.click("#new-key")
+	b.waitVisible("#key-name")
+	b.typeInto("#key-name", "submitted-while-leaving")
+	b.typeInto("#scope-other", "orders:read")
+	// The navigation starts, then the form is submitted before the list is shown. The
+	// page's calls are recorded as they are made: the form's call would be made at
+	// once, in the submit event.
+	b.do(evalAction(`(() => {
+		window.calls = [];
+		const f = window.fetch;
+		window.fetch = (url, init) => { calls.push(((init && init.method) || 'GET') + ' ' + url); return f(url, init); };
+		location.hash = '#/keys';
+		document.querySelector('#create-submit').form.requestSubmit();
+		return true;
+	})()`))
+	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]')`)
+	if calls := eval[[]string](b, `window.calls`); slices.Contains(calls, "POST /v1/keys") {
+		t.Errorf("the form submitted while the console left its page was sent: %v", calls)
+	}
+	var list struct {
+		Items []struct{ Name string } `json:"items"`
+	}
+	if code := call(t, "GET", s.base+"/v1/keys?limit=100", s.root, "", "", &list); code != 200 {
+		t.Fatalf("list keys: %d", code)
+	}
+	for _, k := range list.Items {
+		if k.Name == "submitted-while-leaving" {
+			t.Errorf("a form submitted while the console left its page created key %s", k.Name)
+		}
+	}
+	if b.count("#secret-value") != 0 {
+		t.Error("a secret panel is shown on the key list")
+	}
+	// Back to the create form, forward to the list: each shows its own page.
+	b.do(evalAction(`(history.back(), true)`))
+	b.waitFor(`location.hash === '#/keys/new' && !!document.getElementById('key-name') && !document.querySelector('table.keys')`)
+	b.do(evalAction(`(history.forward(), true)`))
+	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && !document.getElementById('key-name')`)
+	if cur := eval[string](b, `document.querySelector('#nav a[aria-current="page"]').getAttribute('href')`); cur != "#/keys" {
+		t.Errorf("the nav marks %q as the current page, want #/keys", cur)
+	}
+	b.noConsoleErrors()
 }
 
 // browserTabs opens tabs of one browser that all allow the same console messages.

@@ -142,25 +142,50 @@ function signInPage(message) {
 
 const SLOW_MS = 300;
 let slowTimer = 0;
+// leaving is set while the next page is being prepared: the page being left stays as
+// it is, but clicks and submits on it are refused (a form submitted now would show
+// its answer, a one-time secret, on a page about to go). Listeners, not inert: making
+// the page inert restyles it, and the frame that follows costs the list call several
+// milliseconds on a busy machine.
+let leaving = false;
+for (const type of ['click', 'submit']) {
+  main.addEventListener(type, (e) => {
+    if (!leaving) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  }, true);
+}
 /** settle ends the wait for a page: main is live again. */
 function settle() {
   clearTimeout(slowTimer);
-  main.inert = false;
-  main.removeAttribute('aria-busy');
+  leaving = false;
 }
 let current = '';
+let routes = 0; // counts prepared pages: one that is ready after a newer one was asked for is dropped
 let keepFlash = false; // a message set just before a navigation outlives it
-async function route() {
-  if (!who()) { signInPage(); return; }
+
+/** holdSecret keeps the user on a one-time secret not yet acknowledged; it reports
+ * whether it did. */
+function holdSecret() {
   const pending = pendingSecret();
-  if (pending && document.contains(pending)) {
-    // The one-time secret must be acknowledged first: stay on it.
-    history.replaceState(null, '', current);
-    replace(flash, errorBox({ message: 'Acknowledge the secret first: it will not be shown again.' }));
-    pending.focus();
-    return;
-  }
-  current = location.hash || '#/keys';
+  if (!pending || !document.contains(pending)) return false;
+  replace(flash, errorBox({ message: 'Acknowledge the secret first: it will not be shown again.' }));
+  pending.focus();
+  return true;
+}
+
+/** route shows the page of hash (the address's, by default). */
+async function route(hash) {
+  show(await prepare(hash));
+}
+
+/** prepare starts the page of hash and resolves with it once it is ready to show
+ * (null when there is nothing to show: the sign-in page or a held secret). */
+async function prepare(hash = location.hash) {
+  if (!who()) { signInPage(); return null; }
+  if (holdSecret()) { history.replaceState(null, '', current); return null; }
+  const n = ++routes;
+  current = hash || '#/keys';
   const path = current.replace(/^#/, '');
   const c = ctx();
   // The page is started first: its first API call leaves before any DOM work.
@@ -169,31 +194,64 @@ async function route() {
   else if (path.startsWith('/keys/')) view = detailPage(c, decodeURIComponent(path.slice(6)));
   else if (path === '/audit') view = auditPage(c);
   else view = listPage(c);
+  // Until the next page is ready nothing on the screen changes (see leaving): the
+  // browser has nothing to style, lay out or paint while the page's call is in
+  // flight, and a page that loads fast shows no interim message. One that takes
+  // longer than SLOW_MS says it is loading.
+  leaving = true;
+  clearTimeout(slowTimer);
+  slowTimer = setTimeout(() => replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…')), SLOW_MS);
+  let el;
+  try { el = await view; } catch (err) { el = errorBox(err); }
+  return { n, el };
+}
+
+/** show puts a prepared page in place, unless a newer one was asked for meanwhile. */
+function show(page) {
+  if (!page || page.n !== routes) return;
+  settle();
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.getAttribute('href') === current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
-  // The page being left stays, inert, until the next one is ready: a page that loads
-  // fast shows no interim message (and costs no layout and paint of one while its
-  // call is in flight); one that takes longer than SLOW_MS says it is loading.
-  main.inert = true;
-  main.setAttribute('aria-busy', 'true');
-  clearTimeout(slowTimer);
-  slowTimer = setTimeout(() => {
-    main.removeAttribute('aria-busy'); // so that the message is announced
-    replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
-  }, SLOW_MS);
-  let el;
-  try { el = await view; } catch (err) { el = errorBox(err); }
-  if (current !== (location.hash || '#/keys')) return; // navigated meanwhile
-  settle();
-  replace(main, el);
+  replace(main, page.el);
   focusMain(main);
 }
 
-window.addEventListener('hashchange', () => {
+function navigated(hash) {
   if (!keepFlash) replace(flash);
   keepFlash = false;
-  route();
-});
+  return prepare(hash);
+}
+
+// Where the browser can defer a navigation's commit (the Navigation API's
+// precommitHandler), a move to another of the console's pages (a link, or a new
+// location.hash) commits once that page is ready: its first call leaves as the
+// navigation starts, and the browser's own work for a navigation (its history, the
+// address) is done after the call has answered, not while it is in flight. Such a
+// navigation fires no hashchange. The others (back and forward, and browsers
+// without it) are routed when the address has changed: on popstate, which back and
+// forward between such entries fire, and on hashchange, which the others fire
+// (often after a popstate: the second finds the page already routed).
+if (window.navigation && window.NavigationPrecommitController) {
+  window.navigation.addEventListener('navigate', (e) => {
+    if (e.navigationType !== 'push' || !e.hashChange || !e.canIntercept || !e.cancelable || !who()) return;
+    const dest = new URL(e.destination.url);
+    if (dest.pathname !== location.pathname || dest.search !== location.search) return;
+    if (holdSecret()) { e.preventDefault(); return; }
+    const ready = navigated(dest.hash);
+    e.intercept({
+      precommitHandler: () => ready,
+      handler: async () => show(await ready),
+      focusReset: 'manual', scroll: 'manual',
+    });
+  });
+}
+
+function addressChanged() {
+  if ((location.hash || '#/keys') === current) return;
+  navigated().then(show);
+}
+window.addEventListener('popstate', addressChanged);
+window.addEventListener('hashchange', addressChanged);
 window.addEventListener('beforeunload', (e) => { if (pendingSecret()) e.preventDefault(); });
 route();

@@ -103,11 +103,12 @@ function listShell(c) {
   return el;
 }
 
-/** listPage is the key list. Its heading, filters and empty table are shown at once
- * (the heading takes the focus); the rows come in when the list call answers. */
+/** listPage is the key list. It is shown with its first rows (or the list call's
+ * error): the page goes in whole, in one frame, when the call answers. */
 export async function listPage(c) {
   // The first page is asked for before anything is built, and the page is built in a
-  // later task, so the call is not kept waiting behind DOM work.
+  // later task, so the call is not kept waiting behind DOM work. The rows go into the
+  // page before it is in the document: they are styled and laid out once, with it.
   let first = api('GET', '/v1/keys');
   first.catch(() => {}); // handled where it is awaited
   await nextTask();
@@ -154,7 +155,7 @@ export async function listPage(c) {
     updateBulk();
   });
   el.bulk.addEventListener('click', () => bulkDelete(c, st.items, st.selected, el.box, () => load(true)));
-  load(true);
+  await load(true);
   return el.page;
 }
 
@@ -172,9 +173,10 @@ function renderRows(c, el, st) {
   el.count.textContent = `${shown.length} of ${st.items.length} loaded key${st.items.length === 1 ? '' : 's'}${st.cursor ? ', more available' : ''}`;
   el.more.hidden = !st.cursor;
   el.all.checked = shown.length > 0 && shown.every((k) => st.selected.has(k.id));
-  // The new rows are laid out now, once, while the browser waits for its next frame
-  // (asked for when they were inserted), rather than after that frame begins: the
-  // frame then only paints them.
+  // Rows added to the page shown (a later load) are laid out now, once, while the
+  // browser waits for its next frame (asked for when they were inserted), rather than
+  // after that frame begins: the frame then only paints them. Before the page is in
+  // the document (its first load) this costs nothing.
   void el.table.offsetHeight;
 }
 
