@@ -59,6 +59,13 @@ func (b *bench) runtimeFigure() error {
 	if counts != "" {
 		b.add("syscalls_per_invocation_runtime_only = %s [strace -c -f over %d invocations]", counts, straceUnits)
 	}
+	if err != nil {
+		return err
+	}
+	price, err := kernelPrice()
+	if price != "" {
+		b.add("%s", price)
+	}
 	return err
 }
 
