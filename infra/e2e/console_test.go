@@ -46,6 +46,14 @@ func TestConsole(t *testing.T) {
 	t.Run("usage-missing", func(t *testing.T) { testConsoleUsageMissing(t, s, b.tab(t, s.base)) })
 	t.Run("usage-error", func(t *testing.T) { testConsoleUsageError(t, s, b.tab(t, s.base)) })
 	t.Run("navigation", func(t *testing.T) { testConsoleNavigation(t, s, b.tab(t, s.base)) })
+	t.Run("navigation-given-up", func(t *testing.T) { testConsoleNavigationAborted(t, s, b.tab(t, s.base), `(window.stop(), true)`) })
+	t.Run("navigation-signed-out", func(t *testing.T) { testConsoleNavigationSignedOut(t, s, b.tab(t, s.base)) })
+	t.Run("navigation-secret-after", func(t *testing.T) {
+		testConsoleNavigationSecret(t, s, b.tab(t, s.base), 1500, 0, `^POST /v1/keys$`)
+	})
+	t.Run("navigation-secret-during", func(t *testing.T) {
+		testConsoleNavigationSecret(t, s, b.tab(t, s.base), 500, 2000, `^GET /v1/keys$`)
+	})
 	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, b.tab(t, s.base)) })
 }
 
