@@ -128,3 +128,30 @@ func testConsoleNavigationSecret(t *testing.T, s *localStack, b *tab, create, li
 	b.waitFor(`location.hash.startsWith('#/keys/') && location.hash !== '#/keys/new' && !!document.querySelector('.page-head h1') && !navigation.transition`)
 	b.noConsoleErrors()
 }
+
+// testConsoleNavigationSkipLink: the skip link moves the focus to the page shown; it
+// is not a move to another page.
+func testConsoleNavigationSkipLink(t *testing.T, s *localStack, b *tab) {
+	b.open("")
+	b.signIn(s.root)
+	b.click(`#nav a[href="#/audit"]`)
+	b.waitFor(`location.hash === '#/audit' && !!document.querySelector('table.events') && !navigation.transition`)
+	b.do(evalAction(`(document.querySelector('a.skip').focus(), document.querySelector('a.skip').click(), true)`))
+	b.waitFor(`location.hash === '#main' && !navigation.transition`)
+	eval[bool](b, `new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(true))))`)
+	if b.count("table.events") != 1 || b.count("table.keys") != 0 {
+		t.Errorf("the skip link left the audit log: %q", b.text("#main"))
+	}
+	if !eval[bool](b, `document.getElementById('main').contains(document.activeElement)`) {
+		t.Errorf("after the skip link the focus is on %s, want the page", eval[string](b, `document.activeElement.outerHTML.slice(0, 80)`))
+	}
+	if cur := eval[string](b, `(document.querySelector('#nav a[aria-current="page"]') || {getAttribute: () => ''}).getAttribute('href')`); cur != "#/audit" {
+		t.Errorf("after the skip link the nav marks %q as the current page, want #/audit", cur)
+	}
+	// Back from there is the audit log still; the nav's Keys link leaves it.
+	b.do(evalAction(`(history.back(), true)`))
+	b.waitFor(`location.hash === '#/audit' && !navigation.transition`)
+	b.click(`#nav a[href="#/keys"]`)
+	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && !navigation.transition`)
+	b.noConsoleErrors()
+}

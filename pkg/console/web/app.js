@@ -257,6 +257,12 @@ function put(hash, el) {
   focusMain(main);
 }
 
+/** isRoute reports whether hash is the address of one of the console's pages ('' is
+ * the key list); another (the skip link's #main) is left to the browser. */
+function isRoute(hash) {
+  return !hash || hash.startsWith('#/');
+}
+
 function navigated(hash) {
   if (!keepFlash) replace(flash);
   keepFlash = false;
@@ -276,7 +282,7 @@ if (window.navigation && window.NavigationPrecommitController) {
   window.navigation.addEventListener('navigate', (e) => {
     if (e.navigationType !== 'push' || !e.hashChange || !e.canIntercept || !e.cancelable || !who()) return;
     const dest = new URL(e.destination.url);
-    if (dest.pathname !== location.pathname || dest.search !== location.search) return;
+    if (dest.pathname !== location.pathname || dest.search !== location.search || !isRoute(dest.hash)) return;
     if (holdSecret()) { e.preventDefault(); return; }
     const ready = navigated(dest.hash);
     const n = routes;
@@ -296,7 +302,7 @@ if (window.navigation && window.NavigationPrecommitController) {
 }
 
 function addressChanged() {
-  if ((location.hash || '#/keys') === current) return;
+  if (!isRoute(location.hash) || (location.hash || '#/keys') === current) return;
   navigated().then(show);
 }
 window.addEventListener('popstate', addressChanged);
