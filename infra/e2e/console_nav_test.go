@@ -155,3 +155,30 @@ func testConsoleNavigationSkipLink(t *testing.T, s *localStack, b *tab) {
 	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && !navigation.transition`)
 	b.noConsoleErrors()
 }
+
+// testConsoleNavigationRotated: a rotation answered after the user left the key's
+// page (the dialog confirmed, then a header link clicked) brings the page back with
+// the new secret, at the key's address.
+func testConsoleNavigationRotated(t *testing.T, s *localStack, b *tab) {
+	k := createKey(t, s, "rotated-while-leaving", "nav", "orders:read")
+	b.open("")
+	b.signIn(s.root)
+	b.do(evalAction(fmt.Sprintf(`(location.hash = '#/keys/%s', true)`, k.ID)))
+	b.waitVisible("#rotate")
+	holdCalls(b, `^POST /v1/keys/[^/]+/rotate$`, 1000)
+	b.click("#rotate")
+	b.waitVisible("dialog #grace")
+	b.do(evalAction(`(document.querySelector('dialog button.primary').click(), document.querySelector('#nav a[href="#/keys"]').click(), true)`))
+	settled(b, `^POST /v1/keys/[^/]+/rotate$`)
+	if b.count("#secret-value") != 1 || !regexp.MustCompile(`^kw_(live|test)_`).MatchString(b.text("#secret-value")) {
+		t.Fatalf("the new secret of the key rotated is not shown: %q", b.text("#main"))
+	}
+	if h := eval[string](b, `location.hash`); h != "#/keys/"+k.ID {
+		t.Errorf("the new secret is shown at address %q, want the key's", h)
+	}
+	b.click("#ack-secret")
+	b.waitFor(`!document.getElementById('secret-done').disabled`)
+	b.click("#secret-done")
+	b.waitVisible("#finish-rotation")
+	b.noConsoleErrors()
+}

@@ -55,6 +55,7 @@ func TestConsole(t *testing.T) {
 		testConsoleNavigationSecret(t, s, b.tab(t, s.base), 500, 2000, `^GET /v1/keys$`)
 	})
 	t.Run("navigation-skip-link", func(t *testing.T) { testConsoleNavigationSkipLink(t, s, b.tab(t, s.base)) })
+	t.Run("navigation-rotated", func(t *testing.T) { testConsoleNavigationRotated(t, s, b.tab(t, s.base)) })
 	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, b.tab(t, s.base)) })
 }
 
