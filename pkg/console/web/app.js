@@ -66,6 +66,7 @@ document.getElementById('idle-note').textContent = `Signs out after ${idleText()
 
 function end(message) {
   routes++; // a page being prepared is not shown after the sign-in page
+  current = shown = ''; // the next sign-in routes its address, whatever it is
   clearTimeout(idleTimer);
   warning.hidden = true;
   signOut();
