@@ -18,8 +18,9 @@ import (
 
 // TestConsole drives the web console in headless chromium against the local stack,
 // started as make local starts it: the whole key lifecycle as a user clicks it,
-// bulk delete, a read-only key, an owner-narrowed key, a refused write, the idle
-// timeout, and the headers every console answer carries. Each page's screenshot is
+// bulk delete, a read-only key, an owner-narrowed key, a refused write, moves between
+// pages raced by a stop, a sign-out or a one-time secret, the idle timeout, and the
+// headers every console answer carries. Each page's screenshot is
 // written under .local/screenshots/ at 1280 and 375 px.
 func TestConsole(t *testing.T) {
 	needStackTools(t)
