@@ -15,8 +15,9 @@
 // a stop, a sign-out or a one-time secret (the page's calls held back in the page),
 // with no console error, and screenshots of each page at 1280 and 375 px in
 // .local/screenshots/. Every wait is on the page's DOM (or, for a revocation to take
-// effect, on the API's answer), never a sleep. Without chromium (KEYWARD_CHROMIUM names another)
-// it fails under CI=true or KEYWARD_REQUIRE_SERVICES=1 and skips elsewhere.
+// effect, on the API's answer), never a sleep. Without chromium (KEYWARD_CHROMIUM
+// names another) it fails under CI=true or KEYWARD_REQUIRE_SERVICES=1 and skips
+// elsewhere.
 // BenchmarkConsole is make bench's console figures.
 //
 // Which function a fixture belongs to: events/authorizer-*.json to AuthorizerFunction,
