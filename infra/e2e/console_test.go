@@ -18,8 +18,9 @@ import (
 
 // TestConsole drives the web console in headless chromium against the local stack,
 // started as make local starts it: the whole key lifecycle as a user clicks it,
-// bulk delete, a read-only key, an owner-narrowed key, a refused write, the idle
-// timeout, and the headers every console answer carries. Each page's screenshot is
+// bulk delete, a read-only key, an owner-narrowed key, a refused write, moves between
+// pages raced by a stop, a sign-out or a one-time secret, the idle timeout, and the
+// headers every console answer carries. Each page's screenshot is
 // written under .local/screenshots/ at 1280 and 375 px.
 func TestConsole(t *testing.T) {
 	needStackTools(t)
@@ -46,6 +47,16 @@ func TestConsole(t *testing.T) {
 	t.Run("usage-missing", func(t *testing.T) { testConsoleUsageMissing(t, s, b.tab(t, s.base)) })
 	t.Run("usage-error", func(t *testing.T) { testConsoleUsageError(t, s, b.tab(t, s.base)) })
 	t.Run("navigation", func(t *testing.T) { testConsoleNavigation(t, s, b.tab(t, s.base)) })
+	t.Run("navigation-given-up", func(t *testing.T) { testConsoleNavigationAborted(t, s, b.tab(t, s.base), `(window.stop(), true)`) })
+	t.Run("navigation-signed-out", func(t *testing.T) { testConsoleNavigationSignedOut(t, s, b.tab(t, s.base)) })
+	t.Run("navigation-secret-after", func(t *testing.T) {
+		testConsoleNavigationSecret(t, s, b.tab(t, s.base), 1500, 0, `^POST /v1/keys$`)
+	})
+	t.Run("navigation-secret-during", func(t *testing.T) {
+		testConsoleNavigationSecret(t, s, b.tab(t, s.base), 500, 2000, `^GET /v1/keys$`)
+	})
+	t.Run("navigation-skip-link", func(t *testing.T) { testConsoleNavigationSkipLink(t, s, b.tab(t, s.base)) })
+	t.Run("navigation-rotated", func(t *testing.T) { testConsoleNavigationRotated(t, s, b.tab(t, s.base)) })
 	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, b.tab(t, s.base)) })
 }
 

@@ -11,10 +11,13 @@
 //
 // TestConsole drives the web console in headless chromium (chromedp) against such a
 // stack: the key lifecycle as a user clicks it, bulk delete, a read-only key, an
-// owner-narrowed key, a refused write, the idle timeout, with no console error, and
-// screenshots of each page at 1280 and 375 px in .local/screenshots/. Every wait is
-// on the page's DOM, never a sleep. Without chromium (KEYWARD_CHROMIUM names another)
-// it fails under CI=true or KEYWARD_REQUIRE_SERVICES=1 and skips elsewhere.
+// owner-narrowed key, a refused write, the idle timeout, moves between pages raced by
+// a stop, a sign-out or a one-time secret (the page's calls held back in the page),
+// with no console error, and screenshots of each page at 1280 and 375 px in
+// .local/screenshots/. Every wait is on the page's DOM (or, for a revocation to take
+// effect, on the API's answer), never a sleep. Without chromium (KEYWARD_CHROMIUM
+// names another) it fails under CI=true or KEYWARD_REQUIRE_SERVICES=1 and skips
+// elsewhere.
 // BenchmarkConsole is make bench's console figures.
 //
 // Which function a fixture belongs to: events/authorizer-*.json to AuthorizerFunction,

@@ -65,6 +65,8 @@ document.getElementById('idle-stay').addEventListener('click', resetIdle);
 document.getElementById('idle-note').textContent = `Signs out after ${idleText()} idle`;
 
 function end(message) {
+  routes++; // a page being prepared is not shown after the sign-in page
+  current = shown = ''; // the next sign-in routes its address, whatever it is
   clearTimeout(idleTimer);
   warning.hidden = true;
   signOut();
@@ -79,12 +81,24 @@ document.getElementById('signout').addEventListener('click', () => end('You are 
 /** ctx is what each page gets: the caller, its permissions, and helpers. */
 function ctx() {
   const w = who();
+  const here = current;
   return {
     who: w,
     can: can(w.scopes),
     flash: (text) => { keepFlash = true; replace(flash, notice(text)); },
     go: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
     signedOut: () => end('Your credential is no longer accepted: sign in again.'),
+    // recall puts page back on the screen, at its address, when it holds a one-time
+    // secret that answered after the user had left it (the page being prepared, if
+    // any, is dropped): the secret must not be lost.
+    recall: (page) => {
+      if (document.contains(page) || who() !== w) return;
+      routes++;
+      settle();
+      history.replaceState(null, '', here);
+      current = here;
+      put(here, page);
+    },
   };
 }
 
@@ -146,11 +160,12 @@ let slowTimer = 0;
 // it is, but clicks and submits on it are refused (a form submitted now would show
 // its answer, a one-time secret, on a page about to go). Listeners, not inert: making
 // the page inert restyles it, and the frame that follows costs the list call several
-// milliseconds on a busy machine.
+// milliseconds on a busy machine. A secret that came on the screen meanwhile (a form
+// sent just before) stays live: the page being prepared will not replace it.
 let leaving = false;
 for (const type of ['click', 'submit']) {
   main.addEventListener(type, (e) => {
-    if (!leaving) return;
+    if (!leaving || secretShown()) return;
     e.preventDefault();
     e.stopImmediatePropagation();
   }, true);
@@ -160,17 +175,27 @@ function settle() {
   clearTimeout(slowTimer);
   leaving = false;
 }
-let current = '';
+let current = ''; // the address of the page shown, or being prepared
+let shown = ''; // the address of the page shown
 let routes = 0; // counts prepared pages: one that is ready after a newer one was asked for is dropped
 let keepFlash = false; // a message set just before a navigation outlives it
 
-/** holdSecret keeps the user on a one-time secret not yet acknowledged; it reports
- * whether it did. */
-function holdSecret() {
+/** secretShown reports whether a one-time secret, on the screen, waits to be
+ * acknowledged. */
+function secretShown() {
   const pending = pendingSecret();
-  if (!pending || !document.contains(pending)) return false;
+  return !!pending && document.contains(pending);
+}
+
+/** holdSecret keeps the user on a one-time secret not yet acknowledged (a page being
+ * prepared is dropped, the page shown is live); it reports whether it did. */
+function holdSecret() {
+  if (!secretShown()) return false;
+  routes++;
+  settle();
+  current = shown;
   replace(flash, errorBox({ message: 'Acknowledge the secret first: it will not be shown again.' }));
-  pending.focus();
+  pendingSecret().focus();
   return true;
 }
 
@@ -183,10 +208,10 @@ async function route(hash) {
  * (null when there is nothing to show: the sign-in page or a held secret). */
 async function prepare(hash = location.hash) {
   if (!who()) { signInPage(); return null; }
-  if (holdSecret()) { history.replaceState(null, '', current); return null; }
+  if (holdSecret()) { history.replaceState(null, '', shown); return null; }
   const n = ++routes;
-  current = hash || '#/keys';
-  const path = current.replace(/^#/, '');
+  const at = current = hash || '#/keys';
+  const path = at.replace(/^#/, '');
   const c = ctx();
   // The page is started first: its first API call leaves before any DOM work.
   let view;
@@ -200,21 +225,43 @@ async function prepare(hash = location.hash) {
   // longer than SLOW_MS says it is loading.
   leaving = true;
   clearTimeout(slowTimer);
-  slowTimer = setTimeout(() => replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…')), SLOW_MS);
+  slowTimer = setTimeout(() => {
+    if (!secretShown()) replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
+  }, SLOW_MS);
   let el;
   try { el = await view; } catch (err) { el = errorBox(err); }
-  return { n, el };
+  return { n, el, hash: at };
 }
 
-/** show puts a prepared page in place, unless a newer one was asked for meanwhile. */
+/** wanted reports whether a prepared page is still to be shown: no newer one was
+ * asked for, and no one-time secret came on the screen meanwhile. */
+function wanted(page) {
+  return !!page && page.n === routes && !secretShown();
+}
+
+/** show puts a prepared page in place, if it is still wanted; a secret shown
+ * meanwhile keeps the screen and the address. */
 function show(page) {
-  if (!page || page.n !== routes) return;
+  if (page && page.n === routes && holdSecret()) history.replaceState(null, '', shown);
+  if (!wanted(page)) return;
   settle();
+  put(page.hash, page.el);
+}
+
+/** put shows el, the page of address hash, and marks its link in the nav. */
+function put(hash, el) {
+  shown = hash;
   for (const a of document.querySelectorAll('#nav a')) {
-    if (a.getAttribute('href') === current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+    if (a.getAttribute('href') === hash) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
-  replace(main, page.el);
+  replace(main, el);
   focusMain(main);
+}
+
+/** isRoute reports whether hash is the address of one of the console's pages ('' is
+ * the key list); another (the skip link's #main) is left to the browser. */
+function isRoute(hash) {
+  return !hash || hash.startsWith('#/');
 }
 
 function navigated(hash) {
@@ -236,19 +283,27 @@ if (window.navigation && window.NavigationPrecommitController) {
   window.navigation.addEventListener('navigate', (e) => {
     if (e.navigationType !== 'push' || !e.hashChange || !e.canIntercept || !e.cancelable || !who()) return;
     const dest = new URL(e.destination.url);
-    if (dest.pathname !== location.pathname || dest.search !== location.search) return;
+    if (dest.pathname !== location.pathname || dest.search !== location.search || !isRoute(dest.hash)) return;
     if (holdSecret()) { e.preventDefault(); return; }
     const ready = navigated(dest.hash);
+    const n = routes;
     e.intercept({
-      precommitHandler: () => ready,
+      // A page no longer wanted (a newer one, a secret, a sign-out) does not commit.
+      precommitHandler: async () => {
+        if (!wanted(await ready)) throw new DOMException('The page is no longer wanted.', 'AbortError');
+      },
       handler: async () => show(await ready),
       focusReset: 'manual', scroll: 'manual',
     });
+    // A navigation given up before it commits (the browser's stop, or a step back)
+    // leaves the page shown: it is routed again, unless something newer was asked
+    // for meanwhile (a later navigation starts after this abort).
+    e.signal.addEventListener('abort', () => setTimeout(() => { if (n === routes) route(); }));
   });
 }
 
 function addressChanged() {
-  if ((location.hash || '#/keys') === current) return;
+  if (!isRoute(location.hash) || (location.hash || '#/keys') === current) return;
   navigated().then(show);
 }
 window.addEventListener('popstate', addressChanged);

@@ -116,6 +116,7 @@ async function rotate(c, page, box, k) {
     const secret = r.secret;
     r.secret = '';
     replace(page, secretPanel(r, secret, 'Key rotated: the new secret', () => render(c, page, box, r)));
+    c.recall(page); // the user may have left the key while it was rotated
     page.querySelector('#copy-secret').focus();
   } catch (err) { failed(c, box, err); }
 }

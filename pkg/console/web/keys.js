@@ -315,6 +315,7 @@ export async function createPage(c) {
     try {
       const k = await api('POST', '/v1/keys', body);
       replace(page, secretPanel(k, k.secret, 'Key created', () => c.go(`#/keys/${encodeURIComponent(k.id)}`)));
+      c.recall(page); // the user may have left the form while it was sent
       k.secret = '';
       page.querySelector('#copy-secret').focus();
     } catch (err) {
