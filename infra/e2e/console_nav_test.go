@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 )
 
 // holdCalls makes the page's calls that match pattern (a regular expression over
@@ -180,5 +183,41 @@ func testConsoleNavigationRotated(t *testing.T, s *localStack, b *tab) {
 	b.waitFor(`!document.getElementById('secret-done').disabled`)
 	b.click("#secret-done")
 	b.waitVisible("#finish-rotation")
+	b.noConsoleErrors()
+}
+
+// testConsoleNavigationFallback walks the console in a browser without the
+// Navigation API's deferred commit (the tab's NavigationPrecommitController removed
+// before the console's script runs), where every move is routed when the address has
+// changed: links, back and forward, and signing in again after a sign-out on the key
+// list, whose address is then the same as before it.
+func testConsoleNavigationFallback(t *testing.T, s *localStack, b *tab) {
+	if _, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: `delete window.NavigationPrecommitController;`}); err != nil {
+		t.Fatal(err)
+	}
+	b.open("")
+	if eval[bool](b, `'NavigationPrecommitController' in window`) {
+		t.Fatal("the tab still has the Navigation API's deferred commit")
+	}
+	b.signIn(s.root)
+	b.click("#new-key")
+	b.waitFor(`location.hash === '#/keys/new' && !!document.getElementById('key-name')`)
+	b.click(`#nav a[href="#/keys"]`)
+	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && !document.getElementById('key-name')`)
+	b.do(evalAction(`(history.back(), true)`))
+	b.waitFor(`location.hash === '#/keys/new' && !!document.getElementById('key-name') && !document.querySelector('table.keys')`)
+	b.do(evalAction(`(history.forward(), true)`))
+	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && !document.getElementById('key-name')`)
+	if cur := eval[string](b, `document.querySelector('#nav a[aria-current="page"]').getAttribute('href')`); cur != "#/keys" {
+		t.Errorf("the nav marks %q as the current page, want #/keys", cur)
+	}
+	// Signed out on the key list, then in again: the key list shows.
+	b.click("#signout")
+	b.waitVisible("#credential")
+	b.signIn(s.root)
+	if b.count("#credential") != 0 {
+		t.Errorf("the sign-in page stays after signing in again: %q", b.text("#main"))
+	}
 	b.noConsoleErrors()
 }

@@ -57,6 +57,7 @@ func TestConsole(t *testing.T) {
 	})
 	t.Run("navigation-skip-link", func(t *testing.T) { testConsoleNavigationSkipLink(t, s, b.tab(t, s.base)) })
 	t.Run("navigation-rotated", func(t *testing.T) { testConsoleNavigationRotated(t, s, b.tab(t, s.base)) })
+	t.Run("navigation-fallback", func(t *testing.T) { testConsoleNavigationFallback(t, s, b.tab(t, s.base)) })
 	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, b.tab(t, s.base)) })
 }
 
