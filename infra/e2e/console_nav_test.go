@@ -205,13 +205,7 @@ func testConsoleNavigationFallback(t *testing.T, s *localStack, b *tab) {
 	b.waitFor(`location.hash === '#/keys/new' && !!document.getElementById('key-name')`)
 	b.click(`#nav a[href="#/keys"]`)
 	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && !document.getElementById('key-name')`)
-	b.do(evalAction(`(history.back(), true)`))
-	b.waitFor(`location.hash === '#/keys/new' && !!document.getElementById('key-name') && !document.querySelector('table.keys')`)
-	b.do(evalAction(`(history.forward(), true)`))
-	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && !document.getElementById('key-name')`)
-	if cur := eval[string](b, `document.querySelector('#nav a[aria-current="page"]').getAttribute('href')`); cur != "#/keys" {
-		t.Errorf("the nav marks %q as the current page, want #/keys", cur)
-	}
+	backAndForward(t, b)
 	// Signed out on the key list, then in again: the key list shows.
 	b.click("#signout")
 	b.waitVisible("#credential")
@@ -220,4 +214,17 @@ func testConsoleNavigationFallback(t *testing.T, s *localStack, b *tab) {
 		t.Errorf("the sign-in page stays after signing in again: %q", b.text("#main"))
 	}
 	b.noConsoleErrors()
+}
+
+// backAndForward steps back from the key list to the create form and forward again:
+// each step shows the page of its address, and the nav marks the key list at the end.
+func backAndForward(t *testing.T, b *tab) {
+	t.Helper()
+	b.do(evalAction(`(history.back(), true)`))
+	b.waitFor(`location.hash === '#/keys/new' && !!document.getElementById('key-name') && !document.querySelector('table.keys')`)
+	b.do(evalAction(`(history.forward(), true)`))
+	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && !document.getElementById('key-name')`)
+	if cur := eval[string](b, `document.querySelector('#nav a[aria-current="page"]').getAttribute('href')`); cur != "#/keys" {
+		t.Errorf("the nav marks %q as the current page, want #/keys", cur)
+	}
 }

@@ -101,14 +101,7 @@ func testConsoleNavigation(t *testing.T, s *localStack, b *tab) {
 	if b.count("#secret-value") != 0 {
 		t.Error("a secret panel is shown on the key list")
 	}
-	// Back to the create form, forward to the list: each shows its own page.
-	b.do(evalAction(`(history.back(), true)`))
-	b.waitFor(`location.hash === '#/keys/new' && !!document.getElementById('key-name') && !document.querySelector('table.keys')`)
-	b.do(evalAction(`(history.forward(), true)`))
-	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && !document.getElementById('key-name')`)
-	if cur := eval[string](b, `document.querySelector('#nav a[aria-current="page"]').getAttribute('href')`); cur != "#/keys" {
-		t.Errorf("the nav marks %q as the current page, want #/keys", cur)
-	}
+	backAndForward(t, b)
 	b.noConsoleErrors()
 }
 
