@@ -20,19 +20,19 @@ import (
 func kernelPrice() (string, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	const calls = 200_000
+	const calls, trips = 200_000, 20_000
 	c := threadCPU()
 	for range calls {
 		syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0)
 	}
 	perCall := (threadCPU() - c) / calls
-	perTrip, err := pipeRoundTrip(20_000)
+	perTrip, err := pipeRoundTrip(trips)
 	if err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("kernel_price = %.2f µs per system call, %.1f µs per blocking round trip [CPU of the calling thread: getppid, %d calls; "+
 		"one byte to a child process (cat) through a pipe and its echo awaited, %d round trips]",
-		float64(perCall)/float64(time.Microsecond), float64(perTrip)/float64(time.Microsecond), calls, 20_000), nil
+		float64(perCall)/float64(time.Microsecond), float64(perTrip)/float64(time.Microsecond), calls, trips), nil
 }
 
 // pipeRoundTrip is the calling thread's CPU per round trip of one byte through cat.
