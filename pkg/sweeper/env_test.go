@@ -3,7 +3,6 @@ package sweeper_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/keyward/keyward/pkg/eventbus"
 	"github.com/keyward/keyward/pkg/service"
 	"github.com/keyward/keyward/pkg/store"
 	"github.com/keyward/keyward/pkg/sweeper"
@@ -52,16 +52,10 @@ func newWorld(t *testing.T) *world {
 	eb := eventbridge.NewFromConfig(env.AWS)
 	sn := sns.NewFromConfig(env.AWS)
 	bus := "keyward-test-reminders-" + suffix
-	must(t, func() error {
-		_, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: &bus})
-		// The name is this test's own: a bus by that name is the one an earlier attempt
-		// made, when the SDK retried a call whose answer was lost.
-		var exists *ebtypes.ResourceAlreadyExistsException
-		if errors.As(err, &exists) {
-			return nil
-		}
-		return err
-	})
+	// Ensure takes a bus that exists for made: the name is this test's own, so such a
+	// bus is the one an earlier attempt made when the SDK retried a call whose answer
+	// was lost.
+	must(t, func() error { return (&eventbus.Bus{EB: eb, Name: bus}).Ensure(ctx) })
 	topic, err := sn.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("keyward-test-reminders-" + suffix)})
 	must(t, func() error { return err })
 	var ebArn, snsArn string
