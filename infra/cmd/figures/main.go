@@ -8,9 +8,10 @@
 //     and its twin does not, timed here beside each run;
 //   - each function's process CPU per invocation (utime+stime of the bootstrap, from
 //     /proc/<pid>/stat) against its twin's, and each twin's against the same SDK calls
-//     in a plain Go loop (the twin's binary in loop mode, measured alike) and against
-//     the runtime-only bootstrap, whose own figure is split into user and system
-//     time, context switches, threads and (where strace may attach) system calls;
+//     in a plain Go loop (the twin's binary in loop mode, measured alike), against
+//     that loop fed one unit at a time, and against the runtime-only bootstrap,
+//     whose own figure is split into user and system time, context switches, threads
+//     and (where strace may attach) system calls;
 //   - the local gateway's own CPU per proxied invocation (a child process running
 //     the gateway and the runtime emulator, measured the same way);
 //   - a CPU profile of each bootstrap and twin under load (pprof -top, into

@@ -186,9 +186,10 @@ func (l *loop) close() error {
 }
 
 // sdkFigures measures each twin (through the runtime emulator) against its own SDK
-// calls in a plain loop (loop mode of the same binary) and against the runtime-only
-// bootstrap, in alternating blocks so that drift in the machine's state hits all
-// three alike; it reports what each twin costs beyond its SDK calls.
+// calls in a plain loop (loop mode of the same binary), against the same loop fed one
+// unit at a time and against the runtime-only bootstrap, in alternating blocks so
+// that drift in the machine's state hits all four alike; it reports what each twin
+// costs beyond its SDK calls, and what a wait for work alone costs the loop.
 func (b *bench) sdkFigures() error {
 	for _, s := range scenarios {
 		if s.unit != "ms" {
@@ -217,9 +218,16 @@ func (b *bench) sdkFigure(s scenario) (err error) {
 		return err
 	}
 	defer empty.f.Close()
-	// Each block starts with the next of the three in turn, so that none is always
+	// The same loop in a second process, fed one unit at a time: each unit waits for
+	// its work, as an invocation waits for the next event.
+	w, err := b.startLoop(s)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, w.close()) }()
+	// Each block starts with the next of the four in turn, so that none is always
 	// the one measured right after the loop's burst of calls to DynamoDB Local.
-	order := []interface{ run(int, bool) error }{l, tw, empty}
+	order := []interface{ run(int, bool) error }{l, tw, empty, fed{w}}
 	run := func(n int, measure bool) error {
 		var errs []error
 		for _, x := range order {
@@ -238,6 +246,8 @@ func (b *bench) sdkFigure(s scenario) (err error) {
 	}
 	over, rt := tw.perUnit()-l.perUnit(), empty.perUnit()
 	b.add("cpu_sdk_calls_%s = %.3f ms [a plain loop in the twin's binary, measured alike]", s.twin, l.perUnit())
+	b.add("cpu_sdk_calls_fed_%s = %.3f ms [the same loop fed one unit at a time through a pipe, in the same blocks: "+
+		"%.3f ms more for a wait for work between the same calls (README, Memory and cost)]", s.twin, w.perUnit(), w.perUnit()-l.perUnit())
 	// Why the goal is not met on this host (README, "Memory and cost"): the runtime's
 	// part is aws-lambda-go's Runtime API client, the same on Lambda; the rest is the
 	// same calls costing more beside it, not work of its own.
@@ -245,5 +255,18 @@ func (b *bench) sdkFigure(s scenario) (err error) {
 		"aws-lambda-go's client, 2 requests, 4 writes, 2 waits per invocation, as on Lambda; "+
 		"beyond it %.3f ms: the same calls cost more beside the runtime, no extra work (README, Memory and cost)]",
 		s.twin, over, goalTwinOverhead, tw.perUnit(), rt, over-rt)
+	return nil
+}
+
+// fed runs a loop one unit at a time: each unit is asked for and answered through the
+// loop's pipes, so that the loop waits for its work before each one.
+type fed struct{ l *loop }
+
+func (f fed) run(n int, measure bool) error {
+	for range n {
+		if err := f.l.run(1, measure); err != nil {
+			return err
+		}
+	}
 	return nil
 }
