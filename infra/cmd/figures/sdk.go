@@ -160,15 +160,31 @@ func (b *bench) startLoop(s scenario) (*loop, error) {
 
 // run runs n units in a row; when measure is set it adds their CPU to the total.
 func (l *loop) run(n int, measure bool) error {
+	return l.measured(n, measure, func() error { return l.ask(n) })
+}
+
+// runFed runs n units one at a time, each asked for once the last has answered, so
+// that the loop waits for its work before each; measured as run is.
+func (l *loop) runFed(n int, measure bool) error {
+	return l.measured(n, measure, func() error {
+		for range n {
+			if err := l.ask(1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// measured runs do, n units of the loop; when measure is set it adds their CPU to the
+// total.
+func (l *loop) measured(n int, measure bool, do func() error) error {
 	before, err := procCPU(l.cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintln(l.in, n); err != nil {
+	if err := do(); err != nil {
 		return err
-	}
-	if line, err := l.out.ReadString('\n'); err != nil || line != "ok\n" {
-		return fmt.Errorf("twin loop: %q %v %s", line, err, l.cmd.Stderr)
 	}
 	after, err := procCPU(l.cmd.Process.Pid)
 	if measure {
@@ -176,6 +192,17 @@ func (l *loop) run(n int, measure bool) error {
 		l.units += n
 	}
 	return err
+}
+
+// ask has the loop run n units in a row and waits for its answer.
+func (l *loop) ask(n int) error {
+	if _, err := fmt.Fprintln(l.in, n); err != nil {
+		return err
+	}
+	if line, err := l.out.ReadString('\n'); err != nil || line != "ok\n" {
+		return fmt.Errorf("twin loop: %q %v %s", line, err, l.cmd.Stderr)
+	}
+	return nil
 }
 
 func (l *loop) perUnit() float64 { return ms(l.cpu) / float64(l.units) }
@@ -258,15 +285,7 @@ func (b *bench) sdkFigure(s scenario) (err error) {
 	return nil
 }
 
-// fed runs a loop one unit at a time: each unit is asked for and answered through the
-// loop's pipes, so that the loop waits for its work before each one.
+// fed is a loop measured by runFed.
 type fed struct{ l *loop }
 
-func (f fed) run(n int, measure bool) error {
-	for range n {
-		if err := f.l.run(1, measure); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (f fed) run(n int, measure bool) error { return f.l.runFed(n, measure) }
