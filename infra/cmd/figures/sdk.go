@@ -163,19 +163,6 @@ func (l *loop) run(n int, measure bool) error {
 	return l.measured(n, measure, func() error { return l.ask(n) })
 }
 
-// runFed runs n units one at a time, each asked for once the last has answered, so
-// that the loop waits for its work before each; measured as run is.
-func (l *loop) runFed(n int, measure bool) error {
-	return l.measured(n, measure, func() error {
-		for range n {
-			if err := l.ask(1); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // measured runs do, n units of the loop; when measure is set it adds their CPU to the
 // total.
 func (l *loop) measured(n int, measure bool, do func() error) error {
@@ -277,7 +264,8 @@ func (b *bench) sdkFigure(s scenario) (err error) {
 		"%.3f ms more for a wait for work between the same calls (README, Memory and cost)]", s.twin, w.perUnit(), w.perUnit()-l.perUnit())
 	// Why the goal is not met on this host (README, "Memory and cost"): the runtime's
 	// part is aws-lambda-go's Runtime API client, the same on Lambda; the rest is the
-	// same calls costing more beside it, not work of its own.
+	// same calls costing more beside it, not work of its own: about the price of the
+	// twin's two waits for work, at the fed loop's price of one.
 	b.add("cpu_twin_overhead_%s = %.3f ms (goal <= %.1f) [twin %.3f ms; runtime only %.3f ms in the same blocks: "+
 		"aws-lambda-go's client, 2 requests, 4 writes, 2 waits per invocation, as on Lambda; "+
 		"beyond it %.3f ms: the same calls cost more beside the runtime, no extra work (README, Memory and cost)]",
@@ -285,7 +273,17 @@ func (b *bench) sdkFigure(s scenario) (err error) {
 	return nil
 }
 
-// fed is a loop measured by runFed.
-type fed struct{ l *loop }
+// fed is a loop run one unit at a time: each unit is asked for once the last has
+// answered, so that the loop waits for its work before each; measured as run is.
+type fed struct{ *loop }
 
-func (f fed) run(n int, measure bool) error { return f.l.runFed(n, measure) }
+func (f fed) run(n int, measure bool) error {
+	return f.measured(n, measure, func() error {
+		for range n {
+			if err := f.ask(1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
