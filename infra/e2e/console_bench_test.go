@@ -98,7 +98,9 @@ func listTimings(tb *tab, base, token string) listTimes {
 	var t listTimes
 	for range consoleRuns {
 		tb.do(evalAction(`(location.hash = '#/keys/new', true)`))
-		tb.waitFor(`!!document.getElementById('key-name')`)
+		// The form is shown, and has its address: the console sets it once a frame
+		// has painted the page.
+		tb.waitFor(`!!document.getElementById('key-name') && location.hash === '#/keys/new'`)
 		res := eval[[]float64](tb, `new Promise((resolve) => {
 			const t0 = performance.now();
 			const obs = new MutationObserver(() => {

@@ -47,7 +47,8 @@ func TestConsole(t *testing.T) {
 	t.Run("usage-missing", func(t *testing.T) { testConsoleUsageMissing(t, s, b.tab(t, s.base)) })
 	t.Run("usage-error", func(t *testing.T) { testConsoleUsageError(t, s, b.tab(t, s.base)) })
 	t.Run("navigation", func(t *testing.T) { testConsoleNavigation(t, s, b.tab(t, s.base)) })
-	t.Run("navigation-given-up", func(t *testing.T) { testConsoleNavigationAborted(t, s, b.tab(t, s.base), `(window.stop(), true)`) })
+	t.Run("navigation-given-up", func(t *testing.T) { testConsoleNavigationAborted(t, s, b.tab(t, s.base), false) })
+	t.Run("navigation-given-up-slow", func(t *testing.T) { testConsoleNavigationAborted(t, s, b.tab(t, s.base), true) })
 	t.Run("navigation-signed-out", func(t *testing.T) { testConsoleNavigationSignedOut(t, s, b.tab(t, s.base)) })
 	t.Run("navigation-secret-after", func(t *testing.T) {
 		testConsoleNavigationSecret(t, s, b.tab(t, s.base), 1500, 0, `^POST /v1/keys$`)
@@ -57,6 +58,7 @@ func TestConsole(t *testing.T) {
 	})
 	t.Run("navigation-skip-link", func(t *testing.T) { testConsoleNavigationSkipLink(t, s, b.tab(t, s.base)) })
 	t.Run("navigation-rotated", func(t *testing.T) { testConsoleNavigationRotated(t, s, b.tab(t, s.base)) })
+	t.Run("navigation-quick", func(t *testing.T) { testConsoleNavigationQuick(t, s, b.tab(t, s.base)) })
 	t.Run("navigation-fallback", func(t *testing.T) { testConsoleNavigationFallback(t, s, b.tab(t, s.base)) })
 	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, b.tab(t, s.base)) })
 }

@@ -72,7 +72,7 @@ function end(message) {
   signOut();
   dropSecret();
   header();
-  history.replaceState(null, '', location.pathname + location.search);
+  setAddress(location.pathname + location.search);
   signInPage(message);
 }
 
@@ -95,7 +95,7 @@ function ctx() {
       if (document.contains(page) || who() !== w) return;
       routes++;
       settle();
-      history.replaceState(null, '', here);
+      setAddress(here);
       current = here;
       put(here, page);
     },
@@ -161,7 +161,8 @@ let slowTimer = 0;
 // its answer, a one-time secret, on a page about to go). Listeners, not inert: making
 // the page inert restyles it, and the frame that follows costs the list call several
 // milliseconds on a busy machine. A secret that came on the screen meanwhile (a form
-// sent just before) stays live: the page being prepared will not replace it.
+// sent just before) stays live: the page being prepared will not replace it. Main is
+// aria-busy meanwhile.
 let leaving = false;
 for (const type of ['click', 'submit']) {
   main.addEventListener(type, (e) => {
@@ -174,6 +175,7 @@ for (const type of ['click', 'submit']) {
 function settle() {
   clearTimeout(slowTimer);
   leaving = false;
+  main.removeAttribute('aria-busy');
 }
 let current = ''; // the address of the page shown, or being prepared
 let shown = ''; // the address of the page shown
@@ -208,7 +210,7 @@ async function route(hash) {
  * (null when there is nothing to show: the sign-in page or a held secret). */
 async function prepare(hash = location.hash) {
   if (!who()) { signInPage(); return null; }
-  if (holdSecret()) { history.replaceState(null, '', shown); return null; }
+  if (holdSecret()) { setAddress(shown); return null; }
   const n = ++routes;
   const at = current = hash || '#/keys';
   const path = at.replace(/^#/, '');
@@ -224,6 +226,7 @@ async function prepare(hash = location.hash) {
   // flight, and a page that loads fast shows no interim message. One that takes
   // longer than SLOW_MS says it is loading.
   leaving = true;
+  main.setAttribute('aria-busy', 'true');
   clearTimeout(slowTimer);
   slowTimer = setTimeout(() => {
     if (!secretShown()) replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
@@ -239,13 +242,14 @@ function wanted(page) {
   return !!page && page.n === routes && !secretShown();
 }
 
-/** show puts a prepared page in place, if it is still wanted; a secret shown
- * meanwhile keeps the screen and the address. */
+/** show puts a prepared page in place, if it is still wanted, and reports whether it
+ * did; a secret shown meanwhile keeps the screen and the address. */
 function show(page) {
-  if (page && page.n === routes && holdSecret()) history.replaceState(null, '', shown);
-  if (!wanted(page)) return;
+  if (page && page.n === routes && holdSecret()) setAddress(shown);
+  if (!wanted(page)) return false;
   settle();
   put(page.hash, page.el);
+  return true;
 }
 
 /** put shows el, the page of address hash, and marks its link in the nav. */
@@ -270,39 +274,61 @@ function navigated(hash) {
   return prepare(hash);
 }
 
-// Where the browser can defer a navigation's commit (the Navigation API's
-// precommitHandler), a move to another of the console's pages (a link, or a new
-// location.hash) commits once that page is ready: its first call leaves as the
-// navigation starts, and the browser's own work for a navigation (its history, the
-// address) is done after the call has answered, not while it is in flight. Such a
-// navigation fires no hashchange. The others (back and forward, and browsers
-// without it) are routed when the address has changed: on popstate, which back and
-// forward between such entries fire, and on hashchange, which the others fire
-// (often after a popstate: the second finds the page already routed).
-if (window.navigation && window.NavigationPrecommitController) {
+// Where the browser has the Navigation API, the console makes each move to another of
+// its pages (a link, a new location.hash) itself: the browser's navigation is
+// cancelled, the page is prepared (its first call leaves at once) and shown, and its
+// address is set in the task after the frame that painted it. The browser's own work
+// for a new address (its session history, the address bar, a frame of its own) then
+// runs beside nothing. Done as the move starts, it ran beside the page's call; done
+// as the page is shown (a deferred commit), beside its layout and paint: either way
+// it cost the key list several milliseconds on a busy machine. The others are routed
+// when the address has changed: on popstate, which back and forward fire, and so does
+// a link to the address shown (which gives up a page being prepared), and on
+// hashchange, which browsers without the API fire (often after a popstate: the second
+// finds the page already routed).
+let settingAddress = false; // set while the console changes the address itself
+let unsaid = null; // the page shown whose address is still to be set, and how: {page, push}
+
+if (window.navigation) {
   window.navigation.addEventListener('navigate', (e) => {
-    if (e.navigationType !== 'push' || !e.hashChange || !e.canIntercept || !e.cancelable || !who()) return;
+    if (settingAddress || !e.hashChange || !e.cancelable || !who()) return;
+    if (e.navigationType !== 'push' && e.navigationType !== 'replace') return;
     const dest = new URL(e.destination.url);
     if (dest.pathname !== location.pathname || dest.search !== location.search || !isRoute(dest.hash)) return;
-    if (holdSecret()) { e.preventDefault(); return; }
-    const ready = navigated(dest.hash);
-    const n = routes;
-    e.intercept({
-      // A page no longer wanted (a newer one, a secret, a sign-out) does not commit.
-      precommitHandler: async () => {
-        if (!wanted(await ready)) throw new DOMException('The page is no longer wanted.', 'AbortError');
-      },
-      handler: async () => show(await ready),
-      focusReset: 'manual', scroll: 'manual',
-    });
-    // A navigation given up before it commits (the browser's stop, or a step back)
-    // leaves the page shown: it is routed again, unless something newer was asked
-    // for meanwhile (a later navigation starts after this abort).
-    e.signal.addEventListener('abort', () => setTimeout(() => { if (n === routes) route(); }));
+    e.preventDefault();
+    sayAddress();
+    if (holdSecret()) return;
+    const push = e.navigationType === 'push';
+    navigated(dest.hash).then((page) => { if (show(page)) addressAfterFrame(page, push); });
   });
 }
 
+/** setAddress makes hash the address: a new history entry (push) or the current one. */
+function setAddress(hash, push) {
+  settingAddress = true;
+  try {
+    if (push) history.pushState(null, '', hash); else history.replaceState(null, '', hash);
+  } finally { settingAddress = false; }
+}
+
+/** addressAfterFrame sets the address of page, just shown, once a frame has painted it:
+ * in a new history entry (push) or in the current one. */
+function addressAfterFrame(page, push) {
+  const next = unsaid = { page, push };
+  requestAnimationFrame(() => setTimeout(() => { if (unsaid === next) sayAddress(); }));
+}
+
+/** sayAddress sets the address of the page shown now, if it is still to be set: before
+ * the next move, which starts from it. */
+function sayAddress() {
+  const next = unsaid;
+  unsaid = null;
+  if (!next || next.page.n !== routes || shown !== next.page.hash || location.hash === shown) return;
+  setAddress(shown, next.push);
+}
+
 function addressChanged() {
+  unsaid = null; // back or forward: the page shown is left before its address was set
   if (!isRoute(location.hash) || (location.hash || '#/keys') === current) return;
   navigated().then(show);
 }
