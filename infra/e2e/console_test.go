@@ -58,7 +58,15 @@ func TestConsole(t *testing.T) {
 	})
 	t.Run("navigation-skip-link", func(t *testing.T) { testConsoleNavigationSkipLink(t, s, b.tab(t, s.base)) })
 	t.Run("navigation-rotated", func(t *testing.T) { testConsoleNavigationRotated(t, s, b.tab(t, s.base)) })
-	t.Run("navigation-quick", func(t *testing.T) { testConsoleNavigationQuick(t, s, b.tab(t, s.base)) })
+	t.Run("navigation-quick", func(t *testing.T) {
+		testConsoleNavigationQuick(t, s, b.tab(t, s.base), `#nav a[href="#/keys/new"]`, "#/keys/new")
+	})
+	t.Run("navigation-quick-back", func(t *testing.T) {
+		testConsoleNavigationQuick(t, s, b.tab(t, s.base), `#nav a[href="#/keys"]`, "#/keys")
+	})
+	t.Run("navigation-quick-skip-link", func(t *testing.T) {
+		testConsoleNavigationQuick(t, s, b.tab(t, s.base), `a.skip`, "#main")
+	})
 	t.Run("navigation-fallback", func(t *testing.T) { testConsoleNavigationFallback(t, s, b.tab(t, s.base)) })
 	t.Run("idle-timeout", func(t *testing.T) { testConsoleIdle(t, s, b.tab(t, s.base)) })
 }
@@ -206,6 +214,7 @@ func testConsoleLifecycle(t *testing.T, s *localStack, b *tab) {
 	b.click("#ack-secret")
 	b.click("#secret-done")
 	b.waitVisible("#key-title")
+	routed(b) // the key's page has its address
 	id := eval[string](b, `decodeURIComponent(location.hash.slice('#/keys/'.length))`)
 	if code, _ := tokenStatus(t, s, id, secret); code != 200 {
 		t.Fatalf("the secret the console showed does not work: token %d", code)
@@ -577,6 +586,7 @@ func testConsoleLimits(t *testing.T, s *localStack, b *tab) {
 	b.click("#ack-secret")
 	b.click("#secret-done")
 	b.waitVisible("#key-title")
+	routed(b) // the key's page has its address
 	id := eval[string](b, `decodeURIComponent(location.hash.slice('#/keys/'.length))`)
 	summary := b.text(".summary")
 	for _, want := range []string{"100 uses per 60 s", "5000", "back to 5000 every month"} {

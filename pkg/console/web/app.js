@@ -86,13 +86,22 @@ function ctx() {
     who: w,
     can: can(w.scopes),
     flash: (text) => { keepFlash = true; replace(flash, notice(text)); },
-    go: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
+    go: (hash) => {
+      sayAddress(); // the address compared is the page shown's
+      if (location.hash === hash) route(); else location.hash = hash;
+    },
     signedOut: () => end('Your credential is no longer accepted: sign in again.'),
     // recall puts page back on the screen, at its address, when it holds a one-time
     // secret that answered after the user had left it (the page being prepared, if
     // any, is dropped): the secret must not be lost.
+    // A secret that answers on the screen while the next page is prepared keeps the
+    // user there: that page is dropped at once.
     recall: (page) => {
-      if (document.contains(page) || who() !== w) return;
+      if (who() !== w) return;
+      if (document.contains(page)) {
+        if (current !== shown && holdSecret()) setAddress(shown);
+        return;
+      }
       routes++;
       settle();
       setAddress(here);
@@ -162,7 +171,7 @@ let slowTimer = 0;
 // the page inert restyles it, and the frame that follows costs the list call several
 // milliseconds on a busy machine. A secret that came on the screen meanwhile (a form
 // sent just before) stays live: the page being prepared will not replace it. Main is
-// aria-busy meanwhile.
+// aria-busy meanwhile, until the page or the slow-page message replaces it.
 let leaving = false;
 for (const type of ['click', 'submit']) {
   main.addEventListener(type, (e) => {
@@ -229,7 +238,9 @@ async function prepare(hash = location.hash) {
   main.setAttribute('aria-busy', 'true');
   clearTimeout(slowTimer);
   slowTimer = setTimeout(() => {
-    if (!secretShown()) replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
+    if (secretShown()) return;
+    replace(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
+    main.removeAttribute('aria-busy'); // the status is read out
   }, SLOW_MS);
   let el;
   try { el = await view; } catch (err) { el = errorBox(err); }
@@ -291,16 +302,30 @@ let unsaid = null; // the page shown whose address is still to be set, and how: 
 
 if (window.navigation) {
   window.navigation.addEventListener('navigate', (e) => {
-    if (settingAddress || !e.hashChange || !e.cancelable || !who()) return;
+    if (settingAddress || !e.cancelable || !who()) return;
     if (e.navigationType !== 'push' && e.navigationType !== 'replace') return;
     const dest = new URL(e.destination.url);
-    if (dest.pathname !== location.pathname || dest.search !== location.search || !isRoute(dest.hash)) return;
+    if (dest.pathname !== location.pathname || dest.search !== location.search) return;
+    // A move made before the page shown has its address (the frame that paints it is
+    // still to come) sets that address first, then goes on from there.
+    if (unsaid) {
+      e.preventDefault();
+      sayAddress();
+      if (!isRoute(dest.hash)) location.assign(dest.hash);
+      else if ((dest.hash || '#/keys') !== shown || current !== shown) move(dest.hash, true);
+      return;
+    }
+    if (!e.hashChange || !isRoute(dest.hash)) return;
     e.preventDefault();
-    sayAddress();
-    if (holdSecret()) return;
-    const push = e.navigationType === 'push';
-    navigated(dest.hash).then((page) => { if (show(page)) addressAfterFrame(page, push); });
+    move(dest.hash, e.navigationType === 'push');
   });
+}
+
+/** move shows the page of hash, then sets its address: in a new history entry (push)
+ * or in the current one. */
+function move(hash, push) {
+  if (holdSecret()) return;
+  navigated(hash).then((page) => { if (show(page)) addressAfterFrame(page, push); });
 }
 
 /** setAddress makes hash the address: a new history entry (push) or the current one. */
@@ -311,11 +336,15 @@ function setAddress(hash, push) {
   } finally { settingAddress = false; }
 }
 
-/** addressAfterFrame sets the address of page, just shown, once a frame has painted it:
- * in a new history entry (push) or in the current one. */
+/** addressAfterFrame sets the address of page, just shown, once a frame has painted it
+ * (at once in a hidden tab, which draws no frames; within 100 ms if one stops drawing
+ * meanwhile): in a new history entry (push) or in the current one. */
 function addressAfterFrame(page, push) {
   const next = unsaid = { page, push };
-  requestAnimationFrame(() => setTimeout(() => { if (unsaid === next) sayAddress(); }));
+  if (document.hidden) { sayAddress(); return; }
+  const say = () => { if (unsaid === next) sayAddress(); };
+  requestAnimationFrame(() => setTimeout(say));
+  setTimeout(say, 100);
 }
 
 /** sayAddress sets the address of the page shown now, if it is still to be set: before
