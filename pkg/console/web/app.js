@@ -99,7 +99,7 @@ function ctx() {
     recall: (page) => {
       if (who() !== w) return;
       if (document.contains(page)) {
-        if (current !== shown && holdSecret()) setAddress(shown);
+        if (leaving && holdSecret() && location.hash !== shown) setAddress(shown);
         return;
       }
       routes++;
@@ -302,7 +302,7 @@ let unsaid = null; // the page shown whose address is still to be set, and how: 
 
 if (window.navigation) {
   window.navigation.addEventListener('navigate', (e) => {
-    if (settingAddress || !e.cancelable || !who()) return;
+    if (settingAddress || !e.cancelable || !e.destination.sameDocument || !who()) return;
     if (e.navigationType !== 'push' && e.navigationType !== 'replace') return;
     const dest = new URL(e.destination.url);
     if (dest.pathname !== location.pathname || dest.search !== location.search) return;
@@ -311,8 +311,10 @@ if (window.navigation) {
     if (unsaid) {
       e.preventDefault();
       sayAddress();
-      if (!isRoute(dest.hash)) location.assign(dest.hash);
-      else if ((dest.hash || '#/keys') !== shown || current !== shown) move(dest.hash, true);
+      // The move was a push, or a move to the address that had not been set yet.
+      const push = e.navigationType === 'push' || !e.hashChange;
+      if (!isRoute(dest.hash)) location[push ? 'assign' : 'replace'](dest.hash);
+      else if ((dest.hash || '#/keys') !== shown || current !== shown) move(dest.hash, push);
       return;
     }
     if (!e.hashChange || !isRoute(dest.hash)) return;
@@ -337,15 +339,15 @@ function setAddress(hash, push) {
 }
 
 /** addressAfterFrame sets the address of page, just shown, once a frame has painted it
- * (at once in a hidden tab, which draws no frames; within 100 ms if one stops drawing
- * meanwhile): in a new history entry (push) or in the current one. */
+ * (at once in a hidden tab, which draws no frames): in a new history entry (push) or
+ * in the current one. */
 function addressAfterFrame(page, push) {
   const next = unsaid = { page, push };
   if (document.hidden) { sayAddress(); return; }
-  const say = () => { if (unsaid === next) sayAddress(); };
-  requestAnimationFrame(() => setTimeout(say));
-  setTimeout(say, 100);
+  requestAnimationFrame(() => setTimeout(() => { if (unsaid === next) sayAddress(); }));
 }
+// A tab hidden before its next frame draws none: the address is set as it hides.
+document.addEventListener('visibilitychange', () => { if (document.hidden) sayAddress(); });
 
 /** sayAddress sets the address of the page shown now, if it is still to be set: before
  * the next move, which starts from it. */
