@@ -121,9 +121,11 @@ lint: prereqs-cfn python-tools
 	$(SAM_TRANSLATE)
 
 # Each bench writes its `figure ...` lines to .local/bench/<name>.txt; they are printed last.
+# One package's benchmarks at a time (-p 1): on a small machine two packages measured at
+# once load each other's figures (the console's browser beside the authorizer's).
 bench: prereqs deps
 	@rm -rf .local/bench && mkdir -p .local/bench
-	$(SERVICES) $(GO) test -count=1 -run '^$$' -bench . ./... | grep -v '^figure '
+	$(SERVICES) $(GO) test -p 1 -count=1 -run '^$$' -bench . ./... | grep -v '^figure '
 	KEYWARD_BENCH_SWEEP=1 $(SERVICES) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkSweepScaling$$' -timeout 15m ./pkg/sweeper/ | grep -v '^figure '
 	$(SERVICES) $(GO) run ./infra/cmd/figures >/dev/null
 	@# Each bench wrote its figure lines to .local/bench; they end the output, once each.
