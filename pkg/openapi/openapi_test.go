@@ -1,14 +1,40 @@
 package openapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/infra/stack"
+	"github.com/keyward/keyward/pkg/apidoc"
 	"gopkg.in/yaml.v3"
 )
+
+var update = flag.Bool("update", false, "write pkg/apidoc/openapi.json from openapi.yaml")
+
+// TestServedDocument: the document the keys API serves (pkg/apidoc) is openapi.yaml
+// as JSON. After a change to openapi.yaml:
+// go test ./pkg/openapi -run TestServedDocument -update
+func TestServedDocument(t *testing.T) {
+	want, err := JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(filepath.Join("..", "apidoc", "openapi.json"), want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(apidoc.JSON, want) {
+		t.Error("pkg/apidoc/openapi.json is not openapi.yaml as JSON: run go test ./pkg/openapi -run TestServedDocument -update")
+	}
+}
 
 // TestDocument checks the document is OpenAPI 3.1 and describes operations.
 func TestDocument(t *testing.T) {
