@@ -91,11 +91,9 @@ function ctx() {
       if (location.hash === hash) route(); else location.hash = hash;
     },
     signedOut: () => end('Your credential is no longer accepted: sign in again.'),
-    // recall puts page back on the screen, at its address, when it holds a one-time
-    // secret that answered after the user had left it (the page being prepared, if
-    // any, is dropped): the secret must not be lost.
-    // A secret that answers on the screen while the next page is prepared keeps the
-    // user there: that page is dropped at once.
+    // recall keeps a one-time secret that answered as the user left its page on the
+    // screen, at its page's address: the secret must not be lost. The page being
+    // prepared, if any, is dropped; a page already left is put back.
     recall: (page) => {
       if (who() !== w) return;
       if (document.contains(page)) {
