@@ -36,13 +36,18 @@ func settled(b *tab, pattern string) {
 	routed(b)
 }
 
+// notPreparing holds in the page while the console prepares no page: its main region
+// is aria-busy from the start of a move until the page (or the slow-page message)
+// replaces what it shows.
+const notPreparing = `!document.getElementById('main').hasAttribute('aria-busy')`
+
 // routed waits until the console has no page in preparation (its main region is
 // neither aria-busy nor showing the slow-page message), then for a frame drawn after
 // that and the task that follows it, in which the console sets the address of a page
 // it has just shown.
 func routed(b *tab) {
 	b.t.Helper()
-	b.waitFor(`!document.getElementById('main').hasAttribute('aria-busy') && !document.querySelector('#main .loading')`)
+	b.waitFor(notPreparing + ` && !document.querySelector('#main .loading')`)
 	eval[bool](b, `new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(true))))`)
 }
 
@@ -100,7 +105,7 @@ func testConsoleNavigationSignedOut(t *testing.T, s *localStack, b *tab) {
 	}
 	// Back to the key list: its call is refused.
 	b.do(evalAction(`(history.back(), true)`))
-	b.waitFor(`document.getElementById('whoami').hidden && !document.getElementById('main').hasAttribute('aria-busy')`)
+	b.waitFor(`document.getElementById('whoami').hidden && ` + notPreparing)
 	eval[bool](b, `new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(true))))`)
 	if b.count("#credential") != 1 || b.count("table.keys") != 0 {
 		t.Errorf("signed out, the console shows %q, want the sign-in page", b.text("#main"))
@@ -141,7 +146,7 @@ func testConsoleNavigationSecret(t *testing.T, s *localStack, b *tab, create, li
 	b.click("#ack-secret")
 	b.waitFor(`!document.getElementById('secret-done').disabled`)
 	b.click("#secret-done")
-	b.waitFor(`location.hash.startsWith('#/keys/') && location.hash !== '#/keys/new' && !!document.querySelector('.page-head h1') && !document.getElementById('main').hasAttribute('aria-busy')`)
+	b.waitFor(`location.hash.startsWith('#/keys/') && location.hash !== '#/keys/new' && !!document.querySelector('.page-head h1') && ` + notPreparing)
 	b.noConsoleErrors()
 }
 
@@ -151,9 +156,9 @@ func testConsoleNavigationSkipLink(t *testing.T, s *localStack, b *tab) {
 	b.open("")
 	b.signIn(s.root)
 	b.click(`#nav a[href="#/audit"]`)
-	b.waitFor(`location.hash === '#/audit' && !!document.querySelector('table.events') && !document.getElementById('main').hasAttribute('aria-busy')`)
+	b.waitFor(`location.hash === '#/audit' && !!document.querySelector('table.events') && ` + notPreparing)
 	b.do(evalAction(`(document.querySelector('a.skip').focus(), document.querySelector('a.skip').click(), true)`))
-	b.waitFor(`location.hash === '#main' && !document.getElementById('main').hasAttribute('aria-busy')`)
+	b.waitFor(`location.hash === '#main' && ` + notPreparing)
 	eval[bool](b, `new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(true))))`)
 	if b.count("table.events") != 1 || b.count("table.keys") != 0 {
 		t.Errorf("the skip link left the audit log: %q", b.text("#main"))
@@ -166,9 +171,9 @@ func testConsoleNavigationSkipLink(t *testing.T, s *localStack, b *tab) {
 	}
 	// Back from there is the audit log still; the nav's Keys link leaves it.
 	b.do(evalAction(`(history.back(), true)`))
-	b.waitFor(`location.hash === '#/audit' && !document.getElementById('main').hasAttribute('aria-busy')`)
+	b.waitFor(`location.hash === '#/audit' && ` + notPreparing)
 	b.click(`#nav a[href="#/keys"]`)
-	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && !document.getElementById('main').hasAttribute('aria-busy')`)
+	b.waitFor(`location.hash === '#/keys' && !!document.querySelector('table.keys[data-loads]') && ` + notPreparing)
 	b.noConsoleErrors()
 }
 
