@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,12 +24,6 @@ import (
 var fakeBinary string
 
 func TestMain(m *testing.M) {
-	if file := os.Getenv(acceptClientEnv); file != "" {
-		if err := acceptClient(file); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
 	dir, err := os.MkdirTemp("", "gateway-test")
 	if err != nil {
 		panic(err)

@@ -334,12 +334,8 @@ func (p *process) handleResponse(w http.ResponseWriter, r *http.Request) {
 	if err == nil && len(body) > 6<<20 {
 		err = &FunctionError{Type: "Function.ResponseSizeTooLarge", Message: "response payload over 6 MB"}
 	}
-	// The 202 goes out before the invoker hears of the answer: the bootstrap's wait for
-	// it then ends before this process turns to the invoker.
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
-	_ = http.NewResponseController(w).Flush()
 	inv.done <- result{body: body, err: err}
+	w.WriteHeader(http.StatusAccepted)
 }
 
 func (p *process) handleError(w http.ResponseWriter, r *http.Request) {
