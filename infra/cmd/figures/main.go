@@ -11,8 +11,9 @@
 //     in a plain Go loop (the twin's binary in loop mode, measured alike), against
 //     that loop fed one unit at a time, and against the runtime-only bootstrap,
 //     whose own figure is split into user and system time, context switches, threads
-//     and (where strace may attach) system calls; the twin and that bootstrap also
-//     against a raw Runtime API that writes prepared answers, the emulator's test;
+//     and (where strace may attach) system calls; the twin and that bootstrap are
+//     also measured against a raw Runtime API that writes prepared answers (the
+//     emulator's test);
 //   - the local gateway's own CPU per proxied invocation (a child process running
 //     the gateway and the runtime emulator, measured the same way);
 //   - a CPU profile of each bootstrap and twin under load (pprof -top, into

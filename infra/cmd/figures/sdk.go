@@ -26,44 +26,42 @@ const runtimeTwin = "empty"
 // runtimeFigure is the CPU per invocation of a bootstrap that answers an authorizer
 // event without I/O: what every twin pays beyond its SDK calls, on this runtime. Its
 // brackets split it: user and system time, and the context switches and threads of
-// the process (what the kernel's share is made of).
+// the process (what the kernel's share is made of). A second line gives the same
+// bootstrap against the raw runtime, in alternating blocks.
 func (b *bench) runtimeFigure() error {
 	x, err := b.emptyTwin()
 	if err != nil {
 		return err
 	}
 	defer x.f.Close()
-	raw, err := b.rawSubject(x)
-	if err != nil {
-		return err
-	}
-	defer raw.close()
-	if err := errors.Join(x.run(x.s.warm, false), raw.run(x.s.warm, false)); err != nil {
+	if err := x.run(1, false); err != nil { // its process starts
 		return err
 	}
 	pid, _, err := x.processCPU()
 	if err != nil {
 		return err
 	}
-	before, err := readUsage(pid)
+	raw, err := b.rawSubject(x)
 	if err != nil {
 		return err
 	}
+	defer raw.close()
 	// In blocks, alternating with the same bootstrap against the least a Runtime API
-	// can do; the usage read around the whole counts the emulator's blocks only.
+	// can do; its usage is read around its own blocks.
+	c := &withUsage{subject: x, pid: pid}
+	ab := &pair{a: c, b: raw}
+	if err := ab.run(x.s.warm, false); err != nil {
+		return err
+	}
 	for x.units < x.s.units {
-		if err := errors.Join(x.run(x.s.block, true), raw.run(x.s.block, true)); err != nil {
+		if err := ab.run(x.s.block, true); err != nil {
 			return err
 		}
 	}
-	after, err := readUsage(pid)
-	if err != nil {
-		return err
-	}
+	u := c.sum
 	n := float64(x.units)
 	b.add("cpu_per_invocation_runtime_only = %.3f ms [user %.3f ms, system %.3f ms; per invocation %.2f voluntary and %.2f involuntary context switches; %d threads]",
-		x.perUnit(), ms(after.user-before.user)/n, ms(after.sys-before.sys)/n,
-		float64(after.voluntary-before.voluntary)/n, float64(after.involuntary-before.involuntary)/n, after.threads)
+		x.perUnit(), ms(u.user)/n, ms(u.sys)/n, float64(u.voluntary)/n, float64(u.involuntary)/n, u.threads)
 	b.add("cpu_per_invocation_runtime_only_raw = %.3f ms [the same bootstrap against a Runtime API that writes prepared answers, in alternating blocks: the emulator's share is %.3f ms]",
 		raw.perUnit(), x.perUnit()-raw.perUnit())
 	counts, err := b.syscallCounts(x, pid)
@@ -86,6 +84,48 @@ type usage struct {
 	user, sys              time.Duration
 	voluntary, involuntary int64
 	threads                int
+}
+
+// withUsage is a subject whose process's usage is summed over its measured runs.
+type withUsage struct {
+	*subject
+	pid int
+	sum usage // threads: at the last run's end
+}
+
+func (w *withUsage) run(n int, measure bool) error {
+	before, err := readUsage(w.pid)
+	if err != nil {
+		return err
+	}
+	if err := w.subject.run(n, measure); err != nil {
+		return err
+	}
+	after, err := readUsage(w.pid)
+	if measure {
+		w.sum.user += after.user - before.user
+		w.sum.sys += after.sys - before.sys
+		w.sum.voluntary += after.voluntary - before.voluntary
+		w.sum.involuntary += after.involuntary - before.involuntary
+		w.sum.threads = after.threads
+	}
+	return err
+}
+
+// pair runs two runners in turn, the other one first each time, so that neither is
+// always the one that follows what ran before the pair.
+type pair struct {
+	a, b runner
+	flip bool
+}
+
+func (p *pair) run(n int, measure bool) error {
+	first, second := p.a, p.b
+	if p.flip {
+		first, second = second, first
+	}
+	p.flip = !p.flip
+	return errors.Join(first.run(n, measure), second.run(n, measure))
 }
 
 func readUsage(pid int) (usage, error) {
@@ -264,7 +304,9 @@ func (b *bench) sdkFigure(s scenario) (err error) {
 		return err
 	}
 	defer rawEmpty.close()
-	if err := interleave(s, l, l, tw, rawTw, empty, rawEmpty, fed{w}); err != nil {
+	// Each twin against the emulator and against the raw runtime in turn, first one
+	// then the other, so that either follows the loop's burst of calls as often.
+	if err := interleave(s, l, l, &pair{a: tw, b: rawTw}, &pair{a: empty, b: rawEmpty}, fed{w}); err != nil {
 		return err
 	}
 	b.sdkReport(s, l, w, tw, empty, rawTw, rawEmpty)
