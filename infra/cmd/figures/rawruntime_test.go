@@ -86,7 +86,7 @@ func fakeBootstrap(addr string, n int, payload []byte, answer string, leave func
 
 // runRaw has r serve blocks of block invocations to a fake bootstrap, and returns
 // run's errors and the bootstrap's; each wait is bounded, and says what was slow.
-func runRaw(t *testing.T, blocks, block int, answer string, leave func(i int) bool) (runErr, fakeErr error, r *rawRuntime) {
+func runRaw(t *testing.T, blocks, block int, answer string, leave func(i int) bool) (r *rawRuntime, runErr, fakeErr error) {
 	t.Helper()
 	payload := []byte(`{"type":"REQUEST","routeKey":"GET /v1/whoami"}`)
 	r, err := newRawRuntime("AuthorizerFunction", payload, `"isAuthorized":true`, time.Minute)
@@ -119,11 +119,11 @@ func runRaw(t *testing.T, blocks, block int, answer string, leave func(i int) bo
 			t.Fatalf("%s did not end within 30 s", wait.phase)
 		}
 	}
-	return runErr, fakeErr, r
+	return r, runErr, fakeErr
 }
 
 func TestRawRuntimeServesBlocks(t *testing.T) {
-	runErr, fakeErr, r := runRaw(t, 3, 4, `{"isAuthorized":true}`, func(int) bool { return false })
+	r, runErr, fakeErr := runRaw(t, 3, 4, `{"isAuthorized":true}`, func(int) bool { return false })
 	if runErr != nil || fakeErr != nil {
 		t.Fatalf("run: %v; bootstrap: %v", runErr, fakeErr)
 	}
@@ -133,14 +133,14 @@ func TestRawRuntimeServesBlocks(t *testing.T) {
 }
 
 func TestRawRuntimeRefusesAWrongAnswer(t *testing.T) {
-	runErr, _, _ := runRaw(t, 1, 2, `{"isAuthorized":false}`, func(int) bool { return false })
+	_, runErr, _ := runRaw(t, 1, 2, `{"isAuthorized":false}`, func(int) bool { return false })
 	if runErr == nil || !strings.Contains(runErr.Error(), "answer without") {
 		t.Fatalf("run: %v, want an answer without the success", runErr)
 	}
 }
 
 func TestRawRuntimeReportsABootstrapThatLeaves(t *testing.T) {
-	runErr, fakeErr, _ := runRaw(t, 1, 3, `{"isAuthorized":true}`, func(i int) bool { return i == 0 })
+	_, runErr, fakeErr := runRaw(t, 1, 3, `{"isAuthorized":true}`, func(i int) bool { return i == 0 })
 	if fakeErr != nil || runErr == nil || !strings.Contains(runErr.Error(), "middle of a block") {
 		t.Fatalf("run: %v; bootstrap: %v; want the block's end reported", runErr, fakeErr)
 	}
