@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"os"
 	"os/exec"
 	"slices"
@@ -176,52 +175,17 @@ func (r *rawRuntime) answer(out []byte, method, path string, body []byte) (_ []b
 	return out, false, fmt.Errorf("raw runtime: %s %s", method, path)
 }
 
-// readRequest reads one HTTP/1.1 request: its method, path and whole body (sized or
-// chunked, trailers skipped).
+// readRequest reads one request with net/http's parser: its method, path and whole
+// body (sized or chunked, its trailers read too), so that the next request on the
+// connection starts where it ends. The parsing is this process's CPU, not the
+// bootstrap's.
 func readRequest(in *bufio.Reader) (method, path string, body []byte, err error) {
-	line, err := in.ReadString('\n')
+	req, err := http.ReadRequest(in)
 	if err != nil {
 		return "", "", nil, err
 	}
-	f := strings.Fields(line)
-	if len(f) != 3 {
-		return "", "", nil, fmt.Errorf("raw runtime: request line %q", line)
-	}
-	size, chunked, err := readHeaders(in)
-	if err != nil {
-		return "", "", nil, err
-	}
-	switch {
-	case chunked:
-		if body, err = io.ReadAll(httputil.NewChunkedReader(in)); err == nil {
-			_, _, err = readHeaders(in) // the trailer section
-		}
-	case size > 0:
-		body = make([]byte, size)
-		_, err = io.ReadFull(in, body)
-	}
-	return f[0], f[1], body, err
-}
-
-// readHeaders reads header lines up to the empty line, and tells the body's size or
-// that it is chunked.
-func readHeaders(in *bufio.Reader) (size int, chunked bool, err error) {
-	for {
-		h, err := in.ReadString('\n')
-		if err != nil || h == "\r\n" {
-			return size, chunked, err
-		}
-		k, v, _ := strings.Cut(h, ":")
-		v = strings.TrimSpace(v)
-		switch strings.ToLower(k) {
-		case "content-length":
-			if size, err = strconv.Atoi(v); err != nil {
-				return 0, false, fmt.Errorf("raw runtime: %q", h)
-			}
-		case "transfer-encoding":
-			chunked = v == "chunked"
-		}
-	}
+	body, err = io.ReadAll(req.Body)
+	return req.Method, req.URL.Path, body, err
 }
 
 // run has the bootstrap answer n invocations in a row; when measure is set it adds
